@@ -12,11 +12,13 @@
  *
  *   static const char *const policies[] = {"marketo_wins", "salesforce_wins", NULL};
  *   static const cfg_option opts[] = {
- *       {"grpc-addr", CFG_ADDR, "0.0.0.0:50051", "gRPC listen address"},
- *       {"sync-interval", CFG_DURATION_MS, "5m", "time between cycles"},
- *       {"workers", CFG_INT, "4", "worker threads", .min = 1, .max = 64},
- *       {"conflict-policy", CFG_ENUM, "marketo_wins", "conflict rule", .choices = policies},
- *       {"client-secret", CFG_STRING, NULL, "vendor secret", CFG_REQUIRED | CFG_SECRET},
+ *       {.name = "grpc-addr", .type = CFG_ADDR, .def = "0.0.0.0:50051", .help = "gRPC listen"},
+ *       {.name = "sync-interval", .type = CFG_DURATION_MS, .def = "5m", .help = "cycle period"},
+ *       {.name = "workers", .type = CFG_INT, .def = "4", .help = "threads", .min = 1, .max = 64},
+ *       {.name = "conflict-policy", .type = CFG_ENUM, .def = "marketo_wins",
+ *        .help = "conflict rule", .choices = policies},
+ *       {.name = "client-secret", .type = CFG_STRING, .help = "vendor secret",
+ *        .flags = CFG_REQUIRED | CFG_SECRET},
  *       {0}};
  *   cfg *c; cfg_error e;
  *   int rc = cfg_load(opts, argc, argv, &c, &e);
@@ -57,7 +59,8 @@ typedef struct cfg_option {
     const char *const *choices; /* CFG_ENUM */
 } cfg_option;
 
-/* The table ends with an entry whose name is NULL. */
+/* The table ends with an entry whose name is NULL ({0}). Use designated
+ * initializers: -Wextra rejects positional ones that leave fields out. */
 
 typedef struct cfg cfg;
 

@@ -26,9 +26,9 @@ typedef struct cj_error {
 typedef struct cj_ref {
     json_t *json; /* the value; NULL when missing */
     const struct cj_ref *parent;
-    const char *key;       /* member name in parent; NULL for an array element */
-    size_t index;          /* array index in parent when key is NULL */
-    int parent_not_object; /* reached via a key on a non-object: report the parent */
+    const char *key; /* member name in parent; NULL for an array element */
+    size_t index;    /* array index in parent when key is NULL */
+    int bad_parent;  /* parent was not an object (key) / array (index): report the parent */
 } cj_ref;
 
 /* Flags for integer getters. */
