@@ -1,0 +1,177 @@
+/*
+ * The plan of one sync cycle (SPEC C3-C5, C8, C11): people matching plus the
+ * three-way merge over every member, turned into the writes to make on each
+ * side, the people to create first, the conflicts, backward rejections and
+ * skips to report, the membership events to emit, and the new base.
+ *
+ * Lifecycle: plan_build, then for each item the caller applies (in array
+ * order, or at least after its `depends_on`), plan_mark_applied or
+ * plan_mark_failed; then plan_new_base gives the base to store. The base of
+ * a member advances only when every item of that member was applied; a
+ * member with a failed or unattempted item keeps its old base, so the next
+ * cycle plans the same change again.
+ *
+ * Idempotence: every item and event carries a dedup key hashed from the
+ * pair, the person, the action, the statuses and the version of the base the
+ * plan was computed from. A retried cycle that starts from the same base
+ * computes the same keys, so the caller (SET NX in Redis) neither applies a
+ * change nor emits an event twice. Events are emitted only once their
+ * member's base advances (plan_event_ready); the next cycle starts from a
+ * newer base and no longer sees that change.
+ *
+ * Ownership: the plan borrows the status map and every string of the
+ * people input (ids, emails, names); they must outlive it. Ids recorded by
+ * plan_mark_applied and all messages are owned by the plan. plan_free frees
+ * everything the plan owns.
+ */
+#ifndef CAMPSYNC_PLAN_H
+#define CAMPSYNC_PLAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base_codec.h"
+#include "merge.h"
+#include "people.h"
+#include "status_map.h"
+
+typedef enum {
+    PLAN_ADD = 0,           /* add the person as a member with to_status */
+    PLAN_REMOVE = 1,        /* end the membership */
+    PLAN_STATUS = 2,        /* change the member's status to to_status */
+    PLAN_CREATE_LEAD = 3,   /* Salesforce: create a Lead (LastName, Company required) */
+    PLAN_CREATE_PERSON = 4, /* Marketo: createOrUpdate the person by email */
+} plan_action;
+
+typedef enum { PLAN_PENDING = 0, PLAN_APPLIED = 1, PLAN_FAILED = 2 } plan_state;
+
+/* Values match campsync.v1.EventType. */
+typedef enum {
+    PLAN_EV_ADDED = 1,          /* ADDED_TO_SFDC_CAMPAIGN */
+    PLAN_EV_REMOVED = 2,        /* REMOVED_FROM_SFDC_CAMPAIGN */
+    PLAN_EV_STATUS_CHANGED = 3, /* SFDC_CAMPAIGN_STATUS_CHANGED */
+} plan_event_type;
+
+#define PLAN_KEY_LEN 16 /* hex digits of a dedup key */
+
+typedef struct {
+    merge_side_id side; /* where the write goes */
+    plan_action action;
+    uint32_t member;    /* index in plan->members */
+    int32_t depends_on; /* item to apply first (the person's creation), or -1 */
+    int from_status;    /* status map index before (-1 none) */
+    int to_status;      /* status map index after (-1 none) */
+    merge_why why;
+    int32_t event; /* the membership event this write makes, or -1 */
+    plan_state state;
+    char dedup_key[PLAN_KEY_LEN + 1];
+    char *error; /* reason given to plan_mark_failed (owned) */
+} plan_item;
+
+typedef struct {
+    plan_event_type type;
+    uint32_t member;
+    int32_t item;       /* the write that makes this change, or -1 when the
+                           change was made in Salesforce and only observed */
+    int old_status;     /* -1 none */
+    int new_status;     /* -1 none */
+    const char *source; /* "salesforce" (made there) or "marketo" (carried over) */
+    char dedup_key[PLAN_KEY_LEN + 1];
+} plan_event;
+
+typedef struct {
+    int64_t lead_id;                   /* 0 until created in Marketo */
+    const char *sf_person_id;          /* NULL until the Lead is created in Salesforce */
+    const char *sf_member_id;          /* CampaignMember id, NULL when not a member */
+    const people_mkto_lead *lead;      /* Marketo details, or NULL */
+    const people_sf_person *sf_person; /* Salesforce details, or NULL */
+    const char *email;
+    merge_input in;
+    merge_decision decision;
+    uint32_t first_item; /* items of a member are contiguous */
+    uint32_t n_items;
+    char *created_sf_id; /* owned: id given when the Lead was created */
+} plan_member;
+
+typedef enum {
+    PLAN_NOTE_CONFLICT = 0, /* both sides changed; settled by policy */
+    PLAN_NOTE_REJECTED = 1, /* Salesforce change Marketo cannot take (C4) */
+    PLAN_NOTE_SKIPPED = 2,  /* person or member left alone, with the reason */
+} plan_note_kind;
+
+typedef struct {
+    plan_note_kind kind;
+    uint32_t member;   /* index in plan->members, or PEOPLE_NONE for a skip */
+    bool mkto;         /* for skips: which side's record was skipped */
+    int64_t lead_id;   /* 0 if none */
+    const char *sf_id; /* NULL if none */
+    char *message;     /* owned */
+} plan_note;
+
+typedef struct {
+    int new_count; /* members added (either side) and people created */
+    int updated;   /* statuses changed (either side) */
+    int deleted;   /* members removed (either side) */
+    int failed;    /* items marked failed */
+    int skipped;   /* records skipped with a reason */
+    int conflicts;
+    int rejected_backwards;
+    int pending; /* items neither applied nor failed */
+} plan_counts;
+
+typedef struct {
+    const char *pair_id;    /* identifies the linked pair in dedup keys */
+    const smap *statuses;   /* the channel's statuses (C6 already checked) */
+    const base_state *base; /* NULL: no base (first sync or lost) */
+    merge_policy policy;
+    people_input people;
+} plan_input;
+
+typedef struct {
+    const smap *statuses;
+    merge_policy policy;
+    uint64_t base_version; /* version the plan was computed from (0 = no base) */
+    bool had_base;
+    plan_member *members;
+    size_t n_members;
+    plan_item *items;
+    size_t n_items;
+    plan_event *events;
+    size_t n_events;
+    plan_note *notes;
+    size_t n_notes;
+    /* Old base entries of records skipped this cycle: kept as they were. */
+    int64_t *kept_leads;
+    size_t n_kept;
+    const base_state *old_base;
+} plan;
+
+int plan_build(const plan_input *in, plan **out, recon_err *err);
+void plan_free(plan *p);
+
+/* Records that an item was applied. created_id is required for creations
+ * (the new Salesforce Lead id, or the Marketo lead id in decimal) and must be
+ * NULL otherwise; it fills in the member, so later items and the new base
+ * use it. RECON_ESTATE when the item is not pending or its dependency was
+ * not applied first. */
+int plan_mark_applied(plan *p, size_t item, const char *created_id, recon_err *err);
+/* Records that the vendor refused an item (reason is copied). Items that
+ * depend on it fail with it. */
+int plan_mark_failed(plan *p, size_t item, const char *reason, recon_err *err);
+
+/* All items of the member applied (true for a member without items). */
+bool plan_member_settled(const plan *p, size_t member);
+/* The event may be emitted: its member's base advances. */
+bool plan_event_ready(const plan *p, size_t event);
+
+void plan_get_counts(const plan *p, plan_counts *out);
+
+/* The base to store after applying: version + 1, names = the channel's
+ * statuses (plus any kept from the old base). Caller frees with base_free. */
+int plan_new_base(const plan *p, base_state *out, recon_err *err);
+
+const char *plan_action_name(plan_action a); /* "add", "remove", "status", ... */
+const char *plan_side_name(merge_side_id s); /* "marketo", "salesforce" */
+
+#endif
