@@ -44,11 +44,16 @@ static void set_err(cfg_error *err, const char *fmt, ...)
     va_end(ap);
 }
 
-/* "redis-addr" -> "CAMPSYNC_REDIS_ADDR" (+ suffix). */
-static void env_name(const char *name, const char *suffix, char *buf, size_t n)
+/* "redis-addr" -> "CAMPSYNC_REDIS_ADDR" (+ suffix), unless the option names
+ * its variable itself. */
+static void env_name(const cfg_option *o, const char *suffix, char *buf, size_t n)
 {
+    if (o->env) {
+        snprintf(buf, n, "%s%s", o->env, suffix ? suffix : "");
+        return;
+    }
     size_t w = (size_t)snprintf(buf, n, "CAMPSYNC_");
-    for (const char *p = name; *p && w + 1 < n; p++)
+    for (const char *p = o->name; *p && w + 1 < n; p++)
         buf[w++] = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
     buf[w < n ? w : n - 1] = '\0';
     if (suffix)
@@ -270,7 +275,7 @@ static int validate(const cfg_option *o, struct cfg_value *v, cfg_error *err)
     if (!v->text) {
         if (o->flags & CFG_REQUIRED) {
             char env[96];
-            env_name(o->name, NULL, env, sizeof env);
+            env_name(o, NULL, env, sizeof env);
             if (o->flags & CFG_SECRET)
                 set_err(err, "%s (or %s_FILE, --%s, --%s-file) is required: %s", env, env, o->name,
                         o->name, o->help ? o->help : "");
@@ -394,8 +399,8 @@ static int load_env(struct cfg *c, cfg_error *err)
     for (size_t i = 0; i < c->n; i++) {
         const cfg_option *o = &c->opts[i];
         char env[96], envf[96];
-        env_name(o->name, NULL, env, sizeof env);
-        env_name(o->name, "_FILE", envf, sizeof envf);
+        env_name(o, NULL, env, sizeof env);
+        env_name(o, "_FILE", envf, sizeof envf);
         const char *val = getenv(env);
         const char *file = (o->flags & CFG_SECRET) ? getenv(envf) : NULL;
         /* Kubernetes renders unset optional values as "": treat as unset. */
@@ -537,7 +542,7 @@ void cfg_help(FILE *f, const char *prog, const cfg_option *opts)
     for (size_t i = 0; opts[i].name; i++) {
         const cfg_option *o = &opts[i];
         char env[96];
-        env_name(o->name, NULL, env, sizeof env);
+        env_name(o, NULL, env, sizeof env);
         fprintf(f, "  --%s=%s  (env %s)\n", o->name, type_text(o->type), env);
         if (o->help)
             fprintf(f, "      %s\n", o->help);
@@ -619,6 +624,21 @@ static const char *source_text(cfg_source s)
     return names[s];
 }
 
+/* Copies value into buf with the password of a URL's user info
+ * ("redis://user:secret@host") replaced, so connection strings can be logged. */
+static void copy_without_url_password(const char *value, char *buf, size_t n)
+{
+    const char *scheme = strstr(value, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    const char *slash = scheme ? strchr(scheme + 3, '/') : NULL;
+    const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+    if (!at || (slash && slash < at) || !colon || colon > at) {
+        snprintf(buf, n, "%s", value);
+        return;
+    }
+    snprintf(buf, n, "%.*s:[redacted]%s", (int)(colon - value), value, at);
+}
+
 const char *cfg_display(const cfg *c, const char *name, char *buf, size_t n)
 {
     long i = lookup(c, name, -1);
@@ -628,7 +648,7 @@ const char *cfg_display(const cfg *c, const char *name, char *buf, size_t n)
     else if (c->opts[i].flags & CFG_SECRET)
         snprintf(buf, n, "%s", "[redacted]");
     else
-        snprintf(buf, n, "%s", v->text);
+        copy_without_url_password(v->text, buf, n);
     return source_text(v->src);
 }
 

@@ -57,6 +57,9 @@ typedef struct cfg_option {
     unsigned flags;
     int64_t min, max;           /* CFG_INT */
     const char *const *choices; /* CFG_ENUM */
+    const char *env;            /* environment variable when it is not
+                                   CAMPSYNC_<NAME> (e.g. --redis reads
+                                   CAMPSYNC_REDIS_URL) */
 } cfg_option;
 
 /* The table ends with an entry whose name is NULL ({0}). Use designated
