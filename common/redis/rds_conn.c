@@ -142,7 +142,7 @@ static void conn_drop(struct conn *c, const char *why)
         redisFree(c->ctx);
         c->ctx = NULL;
     }
-    snprintf(c->last_error, sizeof c->last_error, "%s", why);
+    snprintf(c->last_error, sizeof c->last_error, "%.*s", (int)sizeof c->last_error - 1, why);
 }
 
 /* 1 when the server closed or reset the idle socket (e.g. Redis restarted). */
