@@ -399,11 +399,13 @@ static int start(rpc_client *c, const ProtobufCServiceDescriptor *desc, const ch
     grpc_metadata_array_init(&s->trailing);
     s->details = grpc_empty_slice();
     s->cq = grpc_completion_queue_create_for_next(NULL);
-    grpc_slice path = grpc_slice_from_static_string(s->path);
+    /* Copied: the HPACK encoder may remember a "static" slice's address. */
+    grpc_slice path = grpc_slice_from_copied_string(s->path);
     s->call = grpc_channel_create_call(c->channel, parent,
                                        parent ? GRPC_PROPAGATE_CANCELLATION
                                               : GRPC_PROPAGATE_DEFAULTS,
                                        s->cq, path, NULL, deadline, NULL);
+    grpc_slice_unref(path);
     if (!s->call) {
         free_stream(s);
         return rpc_set_error(err, GRPC_STATUS_INTERNAL, "cannot create a call to %s", method);
