@@ -63,6 +63,8 @@ void cj_path(const cj_ref *r, char *buf, size_t n)
 }
 
 static int vfail(cj_error *err, const cj_ref *at, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+static int vfail(cj_error *err, const cj_ref *at, const char *fmt, va_list ap)
 {
     if (!err)
         return -1;
@@ -246,9 +248,12 @@ int cj_array(const cj_ref *r, size_t *len, cj_error *err)
 }
 
 /* For optional fields: 1 when absent or null (use the default), 0 when
- * present, -1 when obj is not an object. */
+ * present, -1 when obj is not an object. A missing or null obj (an optional
+ * object that was not there) has no fields, so every field is absent. */
 static int absent(const cj_ref *obj, const char *key, cj_error *err)
 {
+    if (!obj->bad_parent && (!obj->json || json_is_null(obj->json)))
+        return 1;
     if (cj_object(obj, err))
         return -1;
     json_t *v = json_object_get(obj->json, key);
@@ -346,6 +351,7 @@ int cj_opt_object(const cj_ref *obj, const char *key, cj_ref *out, cj_error *err
         return -1;
     if (a) {
         out->json = NULL;
+        out->bad_parent = 0;
         return 0;
     }
     return cj_object(out, err);
@@ -365,6 +371,7 @@ int cj_opt_array(const cj_ref *obj, const char *key, cj_ref *out, size_t *len, c
         return -1;
     if (a) {
         out->json = NULL;
+        out->bad_parent = 0;
         if (len)
             *len = 0;
         return 0;

@@ -72,8 +72,9 @@ int cj_array(const cj_ref *r, size_t *len, cj_error *err);
 
 /*
  * Field getters on an object ref. cj_req_* fail when the field is missing or
- * null; cj_opt_* store dflt when it is missing or null. Both fail when the
- * field is present with the wrong type, or when obj is not an object.
+ * null; cj_opt_* store dflt when it is missing or null, or when obj itself
+ * is missing or null (an optional object that was absent). Both fail when
+ * the field is present with the wrong type, or when obj is not an object.
  * cj_req_object/cj_req_array/cj_opt_* fill *out with the child ref (for
  * cj_opt_object/cj_opt_array out->json is NULL when absent).
  */

@@ -119,6 +119,18 @@ static void happy_path(void **state)
     cj_ref obj;
     assert_int_equal(cj_opt_object(&r0, "nothing", &obj, &err), 0);
     assert_null(obj.json);
+    /* Optional fields of an absent optional object take their defaults... */
+    assert_int_equal(cj_opt_string(&obj, "type", "Lead", &s, &err), 0);
+    assert_string_equal(s, "Lead");
+    /* ...but required ones name the missing object. */
+    assert_int_equal(cj_req_string(&obj, "type", &s, &err), -1);
+    assert_string_equal(err.msg, "result[0].nothing: missing (expected object)");
+    /* Chains of optional objects stay optional. */
+    cj_ref inner;
+    assert_int_equal(cj_opt_object(&obj, "inner", &inner, &err), 0);
+    assert_null(inner.json);
+    assert_int_equal(cj_opt_int64(&inner, "n", 0, 5, &nval, &err), 0);
+    assert_int_equal(nval, 5);
     json_decref(doc);
 }
 
