@@ -645,7 +645,7 @@ const char *cfg_display(const cfg *c, const char *name, char *buf, size_t n)
     const struct cfg_value *v = &c->v[i];
     if (!v->text)
         snprintf(buf, n, "%s", "");
-    else if (c->opts[i].flags & CFG_SECRET)
+    else if ((c->opts[i].flags & CFG_SECRET) || log_key_is_secret(c->opts[i].name))
         snprintf(buf, n, "%s", "[redacted]");
     else
         copy_without_url_password(v->text, buf, n);

@@ -2,7 +2,9 @@
  * Service configuration from a declarative table. Each option is reachable
  * as an environment variable (CAMPSYNC_REDIS_ADDR) and as a flag
  * (--redis-addr, --redis-addr=VALUE); flags override the environment, which
- * overrides the default. Secret options may instead be read from a file
+ * overrides the default; an empty environment variable counts as unset
+ * (Kubernetes renders absent optional values that way). Secret options may
+ * instead be read from a file
  * (CAMPSYNC_X_FILE / --x-file: a Kubernetes Secret mounted as a file), and are
  * never printed.
  *
@@ -100,7 +102,8 @@ int cfg_enum(const cfg *c, const char *name); /* index into choices, -1 when uns
 int cfg_addr(const cfg *c, const char *name, const char **host, int *port);
 
 /* Text shown for an option in the effective configuration: the value, "" when
- * unset, "[redacted]" for a set secret. Returns the source: "default",
+ * unset, "[redacted]" for a set secret (CFG_SECRET, or a name that looks like
+ * one to log_key_is_secret, in case the flag was forgotten). Returns the source: "default",
  * "env", "flag", "file" or "unset". */
 const char *cfg_display(const cfg *c, const char *name, char *buf, size_t n);
 /* Logs the effective configuration (one line per option, secrets redacted). */

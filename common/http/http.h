@@ -98,8 +98,9 @@ typedef struct http_response {
     double elapsed_s; /* of the last attempt */
 } http_response;
 
-/* One attempt. On 0, *resp holds the response; the caller frees it with
- * http_response_free (also safe after -1 and on a zeroed response). */
+/* One attempt. *resp is overwritten (not freed): pass an empty one. On 0 it
+ * holds the response and the caller frees it with http_response_free; on -1
+ * it is left zeroed (freeing it is harmless). */
 int http_do(const http_request *req, http_response *resp, http_error *err);
 void http_response_free(http_response *resp);
 /* Value of the first header named name (case-insensitive), NULL if absent. */

@@ -34,6 +34,7 @@ static const cfg_option opts[] = {
      .help = "Marketo client secret",
      .flags = CFG_REQUIRED | CFG_SECRET},
     {.name = "note", .type = CFG_STRING, .help = "free text"},
+    {.name = "api-token", .type = CFG_STRING, .help = "secret flag forgotten"},
     {0}};
 
 static const char *const env_names[] = {"CAMPSYNC_GRPC_ADDR",
@@ -44,7 +45,8 @@ static const char *const env_names[] = {"CAMPSYNC_GRPC_ADDR",
                                         "CAMPSYNC_MARKETO_URL",
                                         "CAMPSYNC_CLIENT_SECRET",
                                         "CAMPSYNC_CLIENT_SECRET_FILE",
-                                        "CAMPSYNC_NOTE"};
+                                        "CAMPSYNC_NOTE",
+                                        "CAMPSYNC_API_TOKEN"};
 
 static char secret_path[64];
 
@@ -109,6 +111,13 @@ static void defaults_env_and_flags(void **state)
     assert_string_equal(buf, "[redacted]");
     assert_string_equal(cfg_display(c, "note", buf, sizeof buf), "unset");
     assert_string_equal(buf, "");
+    cfg_free(c);
+
+    /* A name that looks secret is redacted even without CFG_SECRET. */
+    assert_int_equal(load(&c, &err, "--api-token=tok123", NULL), 0);
+    assert_string_equal(cfg_display(c, "api-token", buf, sizeof buf), "flag");
+    assert_string_equal(buf, "[redacted]");
+    assert_string_equal(cfg_str(c, "api-token"), "tok123");
     cfg_free(c);
 
     /* Env overrides the default; a flag overrides the env. */
