@@ -38,6 +38,18 @@ static int copy_id(char dst[RDS_STREAM_ID_MAX], const redisReply *r, rds_err *er
         return rds_fail(err, RDS_ERR_PROTO, "redis stream: entry id is not a string");
     if (r->len == 0 || r->len >= RDS_STREAM_ID_MAX)
         return rds_fail(err, RDS_ERR_PROTO, "redis stream: entry id of bad length %zu", r->len);
+    /* Ids are <ms>-<seq>; anything else (a NUL byte, say) would be cut short
+     * or misread by callers treating the id as a string. */
+    size_t dashes = 0;
+    for (size_t i = 0; i < r->len; i++) {
+        char ch = r->str[i];
+        if (ch == '-')
+            dashes++;
+        else if (ch < '0' || ch > '9')
+            return rds_fail(err, RDS_ERR_PROTO, "redis stream: entry id is not <ms>-<seq>");
+    }
+    if (dashes != 1 || r->str[0] == '-' || r->str[r->len - 1] == '-')
+        return rds_fail(err, RDS_ERR_PROTO, "redis stream: entry id is not <ms>-<seq>");
     memcpy(dst, r->str, r->len);
     dst[r->len] = '\0';
     return 0;

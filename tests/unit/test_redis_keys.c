@@ -184,6 +184,9 @@ static void test_parse_bad_shapes(void **state)
         "*1\r\n*2\r\n$2\r\nev\r\n:5\r\n",
         "*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n:1\r\n*0\r\n",
         "*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*1\r\n$1\r\nx\r\n",
+        "*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n$3\r\n1x0\r\n*0\r\n",
+        "*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n$2\r\n1-\r\n*0\r\n",
+        "*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n$5\r\n1-0-0\r\n*0\r\n",
         "*1\r\n*2\r\n$2\r\nev\r\n*2\r\n*2\r\n$3\r\n1-0\r\n*0\r\n*2\r\n$0\r\n\r\n*0\r\n",
         "*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nx\r\n:1\r\n",
     };
@@ -198,6 +201,17 @@ static void test_parse_bad_shapes(void **state)
         assert_null(b.entries);
         freeReplyObject(r);
     }
+}
+
+/* An id with a NUL byte would be cut short by anyone treating it as a string. */
+static void test_parse_nul_in_id(void **state)
+{
+    rds_stream_batch b;
+    rds_err e = {0};
+    redisReply *r = resp("*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n$3\r\n1\0000\r\n*0\r\n");
+    assert_int_equal(rds_parse_read_reply(r, &b, &e), -1);
+    assert_int_equal(e.code, RDS_ERR_PROTO);
+    freeReplyObject(r);
 }
 
 static void test_parse_autoclaim(void **state)
@@ -244,7 +258,7 @@ int main(void)
         cmocka_unit_test(test_url_errors),       cmocka_unit_test(test_key_builder),
         cmocka_unit_test(test_script_sha),       cmocka_unit_test(test_parse_read),
         cmocka_unit_test(test_parse_bad_shapes), cmocka_unit_test(test_parse_autoclaim),
-        cmocka_unit_test(test_unconfigured),
+        cmocka_unit_test(test_parse_nul_in_id),  cmocka_unit_test(test_unconfigured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
