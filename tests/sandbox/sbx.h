@@ -75,6 +75,10 @@ typedef struct sbx_request {
     const char *(*arg)(const struct sbx_request *req, const char *name);
     const char *(*header)(const struct sbx_request *req, const char *name);
     void *impl; /* framework-private */
+    /* Requests to this vendor being served right now, this one included
+     * (a latency fault keeps a request in flight): lets a vendor emulate a
+     * concurrency limit such as Marketo's 615. 0 when unknown. */
+    int inflight;
 } sbx_request;
 
 #define SBX_MAX_HEADERS 8
