@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 int sf_err_set(sf_err *err, const char *fmt, ...)
 {
@@ -301,7 +300,7 @@ char *sf_errors_markdown(void)
         else if (r->http_status == CLASS_5XX)
             snprintf(status, sizeof status, "other 5xx");
         else if (r->http_status == CLASS_OTHER)
-            snprintf(status, sizeof status, "none");
+            snprintf(status, sizeof status, "none/other");
         else
             snprintf(status, sizeof status, "%d", r->http_status);
         fprintf(f, "| %s | %s | %s | %s | %s |\n", status, r->error_code ? r->error_code : "any",
