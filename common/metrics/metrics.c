@@ -3,7 +3,8 @@
  *
  * Values are doubles stored as their bit patterns in 64-bit atomics and
  * updated with compare-and-swap, so an observation on an existing series
- * costs one hash of the label values, a read lock, and a few atomic adds.
+ * costs one hash of the label values, a lock-free chain walk, and a few
+ * atomic adds.
  * Histogram buckets are kept non-cumulative (one increment per observation)
  * and summed at render time; _count is the sum of all buckets, so a scrape
  * always sees a consistent +Inf bucket and _count.
@@ -40,8 +41,8 @@ struct metrics_family {
     char *labels[METRICS_MAX_LABELS];
     double *bounds;
     size_t nbounds;
-    pthread_rwlock_t lock;
-    metrics_series *table[TABLE_SIZE];
+    pthread_mutex_t lock; /* serialises series creation and rendering */
+    _Atomic(metrics_series *) table[TABLE_SIZE];
     metrics_series **order; /* creation order, for rendering */
     size_t nseries, cap;
     struct metrics_family *next;
@@ -102,7 +103,7 @@ static void family_free(metrics_family *f)
     free(f->order);
     for (size_t i = 0; i < f->nlabels; i++)
         free(f->labels[i]);
-    pthread_rwlock_destroy(&f->lock);
+    pthread_mutex_destroy(&f->lock);
     free(f->bounds);
     free(f->name);
     free(f->help);
@@ -156,9 +157,10 @@ static int same_values(const metrics_series *s, const char *const *values, size_
     return 1;
 }
 
-static metrics_series *find_locked(metrics_family *f, const char *const *values, uint32_t h)
+static metrics_series *find_series(metrics_family *f, const char *const *values, uint32_t h)
 {
-    for (metrics_series *s = f->table[h % TABLE_SIZE]; s; s = s->chain)
+    for (metrics_series *s = atomic_load_explicit(&f->table[h % TABLE_SIZE], memory_order_acquire);
+         s; s = s->chain)
         if (s->hash == h && same_values(s, values, f->nlabels))
             return s;
     return NULL;
@@ -190,8 +192,9 @@ static metrics_series *create_locked(metrics_family *f, const char *const *value
             goto oom;
     if (f->type == FAM_HISTOGRAM && !(s->buckets = calloc(f->nbounds + 1, sizeof *s->buckets)))
         goto oom;
-    s->chain = f->table[h % TABLE_SIZE];
-    f->table[h % TABLE_SIZE] = s;
+    /* Fully built before it is published: readers never see a partial series. */
+    s->chain = atomic_load_explicit(&f->table[h % TABLE_SIZE], memory_order_relaxed);
+    atomic_store_explicit(&f->table[h % TABLE_SIZE], s, memory_order_release);
     f->order[f->nseries++] = s;
     return s;
 oom:
@@ -207,16 +210,16 @@ metrics_series *metrics_with(metrics_family *f, const char *const *values)
     if (!values)
         values = none;
     uint32_t h = hash_values(values, f->nlabels);
-    pthread_rwlock_rdlock(&f->lock);
-    metrics_series *s = find_locked(f, values, h);
-    pthread_rwlock_unlock(&f->lock);
+    /* Lock-free lookup: series are only ever prepended to a chain and live
+     * until the registry is freed. */
+    metrics_series *s = find_series(f, values, h);
     if (s)
         return s;
-    pthread_rwlock_wrlock(&f->lock);
-    s = find_locked(f, values, h);
+    pthread_mutex_lock(&f->lock);
+    s = find_series(f, values, h);
     if (!s)
         s = create_locked(f, values, h);
-    pthread_rwlock_unlock(&f->lock);
+    pthread_mutex_unlock(&f->lock);
     return s;
 }
 
@@ -226,7 +229,7 @@ static metrics_family *family_new(fam_type type, const char *name, const char *h
     metrics_family *f = calloc(1, sizeof *f);
     if (!f)
         return NULL;
-    pthread_rwlock_init(&f->lock, NULL);
+    pthread_mutex_init(&f->lock, NULL);
     f->type = type;
     f->name = strdup(name);
     f->help = strdup(help ? help : "");
@@ -446,10 +449,10 @@ char *metrics_render(metrics_registry *r, size_t *len)
         fprintf(o, "# HELP %s ", f->name);
         put_escaped(o, f->help, 0);
         fprintf(o, "\n# TYPE %s %s\n", f->name, type_names[f->type]);
-        pthread_rwlock_rdlock(&f->lock);
+        pthread_mutex_lock(&f->lock);
         for (size_t i = 0; i < f->nseries; i++)
             render_series(o, f->order[i]);
-        pthread_rwlock_unlock(&f->lock);
+        pthread_mutex_unlock(&f->lock);
     }
     pthread_mutex_unlock(&r->lock);
     if (fclose(o) != 0) {

@@ -6,8 +6,8 @@
  *
  * Hot path: a family (name, help, label names) is registered once; a series
  * (one tuple of label values) is created on first use and kept until the
- * registry is freed, so observing an existing series takes a read lock for
- * the lookup and atomic updates, and allocates nothing. A family holds at
+ * registry is freed, so observing an existing series is a lock-free lookup
+ * plus atomic updates, and allocates nothing. A family holds at
  * most METRICS_MAX_SERIES series; beyond that metrics_with returns NULL and
  * updates on NULL are ignored, so a label bug cannot eat the memory.
  *

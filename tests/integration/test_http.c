@@ -30,6 +30,7 @@ static atomic_int hits;        /* requests to the current scenario route */
 static atomic_int fail_first;  /* /flaky: how many 503s before a 200 */
 static atomic_int release_slow;
 static int64_t hit_ms[8]; /* arrival times of /retry-after requests */
+static char big[100000];  /* body of /big, filled before the server starts */
 
 static int64_t now_ms(void)
 {
@@ -151,8 +152,6 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return send_text(c, 200, "{\"success\":true,\"result\":[]}", NULL, NULL);
     }
     if (strcmp(url, "/big") == 0) {
-        static char big[100000];
-        memset(big, 'b', sizeof big);
         struct MHD_Response *r =
             MHD_create_response_from_buffer(sizeof big, big, MHD_RESPMEM_PERSISTENT);
         enum MHD_Result rc = MHD_queue_response(c, 200, r);
@@ -171,6 +170,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static int start_server(void **state)
 {
+    memset(big, 'b', sizeof big);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     daemon_ = MHD_start_daemon(
