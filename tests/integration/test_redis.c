@@ -503,6 +503,53 @@ static void test_timeout(void **state)
     freeReplyObject(r);
 }
 
+/* total_connections_received from INFO stats. */
+static long long connections_received(void)
+{
+    rds_err e;
+    redisReply *r = rds_command(1, &e, "INFO stats");
+    if (!r)
+        fail_msg("INFO: %s", e.msg);
+    const char *p = strstr(r->str, "total_connections_received:");
+    long long n = p ? atoll(p + strlen("total_connections_received:")) : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+/* CLIENT PAUSE holds our commands server-side for 1.5 s; our timeout is 1 s. */
+static void pause_server(void)
+{
+    rds_err e;
+    redisReply *r = rds_command(1, &e, "CLIENT PAUSE 1500 ALL");
+    if (!r)
+        fail_msg("CLIENT PAUSE: %s", e.msg);
+    freeReplyObject(r);
+}
+
+static void test_timeout_retry(void **state)
+{
+    rds_err e;
+    rds_options o = {.command_timeout_ms = 1000};
+    assert_ok(rds_configure(ts_redis_url(srv), &o, &e), e);
+    long long before = connections_received();
+    assert_true(before > 0);
+
+    /* Not idempotent: times out and is not sent again. */
+    pause_server();
+    rds_field_in f[] = {{"k", "v", 0}};
+    assert_int_equal(rds_stream_append("campsync:{retry}:s", 0, f, 1, NULL, &e), -1);
+    assert_int_equal(e.code, RDS_ERR_CONN);
+    assert_non_null(strstr(e.msg, "timed out"));
+    long long after_append = connections_received(); /* this INFO reconnects */
+    assert_int_equal(after_append, before + 1);
+
+    /* Idempotent: the first attempt times out, the resend on a new
+     * connection is answered once the pause ends. */
+    pause_server();
+    assert_ok(rds_set("campsync:{retry}:k", "v", 0, 0, &e), e);
+    assert_int_equal(connections_received(), after_append + 1);
+}
+
 static void test_kill_and_restart(void **state)
 {
     ts_redis *r = ts_redis_start(NULL);
@@ -583,6 +630,7 @@ int main(void)
         cmocka_unit_test_setup(test_streams, use_shared),
         cmocka_unit_test_setup(test_auth, use_shared),
         cmocka_unit_test_setup(test_timeout, use_shared),
+        cmocka_unit_test_setup(test_timeout_retry, use_shared),
         cmocka_unit_test_setup(test_kill_and_restart, use_shared),
         cmocka_unit_test_setup(test_refused_port, use_shared),
     };
