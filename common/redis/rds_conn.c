@@ -188,6 +188,27 @@ static void connect_failed(struct conn *c, rds_code code, rds_err *err, const ch
     rds_fail(err, code, "%s", c->last_error);
 }
 
+/* Sends argv and reads the reply with SIGPIPE blocked for this thread. */
+static redisReply *send_argv(redisContext *ctx, int argc, const char **argv, const size_t *argvlen)
+{
+    sigset_t pipe_set, old, pending;
+    sigemptyset(&pipe_set);
+    sigaddset(&pipe_set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGPIPE);
+    redisReply *r = redisCommandArgv(ctx, argc, argv, argvlen);
+    int saved = errno;
+    if (!r && !was_pending) {
+        struct timespec zero = {0, 0};
+        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    errno = saved;
+    return r;
+}
+
 /* Makes c->ctx usable: connected, authenticated, database selected. */
 static int conn_open(struct conn *c, rds_err *err)
 {
@@ -209,9 +230,10 @@ static int conn_open(struct conn *c, rds_err *err)
     c->pid = getpid();
 
     if (c->url.password[0]) {
-        redisReply *r = c->url.user[0]
-                            ? redisCommand(c->ctx, "AUTH %s %s", c->url.user, c->url.password)
-                            : redisCommand(c->ctx, "AUTH %s", c->url.password);
+        const char *auth[] = {"AUTH", c->url.user, c->url.password};
+        if (!c->url.user[0])
+            auth[1] = c->url.password;
+        redisReply *r = send_argv(c->ctx, c->url.user[0] ? 3 : 2, auth, NULL);
         if (!r) {
             connect_failed(c, RDS_ERR_CONN, err, "redis %s:%d: connection lost during AUTH: %s",
                            host, port, c->ctx->errstr);
@@ -229,7 +251,10 @@ static int conn_open(struct conn *c, rds_err *err)
         freeReplyObject(r);
     }
     if (c->url.db > 0) {
-        redisReply *r = redisCommand(c->ctx, "SELECT %d", c->url.db);
+        char db[16];
+        snprintf(db, sizeof db, "%d", c->url.db);
+        const char *sel[] = {"SELECT", db};
+        redisReply *r = send_argv(c->ctx, 2, sel, NULL);
         if (!r || r->type == REDIS_REPLY_ERROR) {
             rds_code code = r ? RDS_ERR_CONFIG : RDS_ERR_CONN;
             char msg[160];
@@ -242,8 +267,11 @@ static int conn_open(struct conn *c, rds_err *err)
         }
         freeReplyObject(r);
     }
-    if (c->down)
-        log_kv(LOG_INFO, "redis reconnected", "host", host, NULL);
+    if (c->down) {
+        char addr[300];
+        snprintf(addr, sizeof addr, "%s:%d", host, port);
+        log_kv(LOG_INFO, "redis reconnected", "addr", addr, NULL);
+    }
     c->down = 0;
     c->failures = 0;
     c->retry_at_ms = 0;
@@ -281,27 +309,6 @@ static redisContext *conn_get(struct conn *c, rds_err *err)
         return NULL;
     }
     return conn_open(c, err) == 0 ? c->ctx : NULL;
-}
-
-/* Sends argv and reads the reply with SIGPIPE blocked for this thread. */
-static redisReply *send_argv(redisContext *ctx, int argc, const char **argv, const size_t *argvlen)
-{
-    sigset_t pipe_set, old, pending;
-    sigemptyset(&pipe_set);
-    sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
-    sigpending(&pending);
-    int was_pending = sigismember(&pending, SIGPIPE);
-    redisReply *r = redisCommandArgv(ctx, argc, argv, argvlen);
-    int saved = errno;
-    if (!r && !was_pending) {
-        struct timespec zero = {0, 0};
-        while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-            ;
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    errno = saved;
-    return r;
 }
 
 redisReply *rds_run(int idempotent, int extra_timeout_ms, int argc, const char **argv,
