@@ -4,8 +4,8 @@
  * make in the Salesforce UI (records, campaign members, lead conversion, the
  * Marketing User flag), which bump SystemModstamp exactly as API writes do.
  */
-#ifndef CAMPSYNC_SF_ADMIN_H
-#define CAMPSYNC_SF_ADMIN_H
+#ifndef CAMPSYNC_SBX_SF_ADMIN_H
+#define CAMPSYNC_SBX_SF_ADMIN_H
 
 #include "sf_store.h"
 
@@ -13,6 +13,6 @@
 
 /* Runs one action (caller holds st->mu). Returns the HTTP status; *out is a
  * new reference to the JSON answer. */
-int sf_admin_action(sf_state *st, const char *action, json_t *body, int64_t now_ms, json_t **out);
+int sfs_admin_action(sfs_state *st, const char *action, json_t *body, int64_t now_ms, json_t **out);
 
 #endif

@@ -1,6 +1,6 @@
 /*
- * The Salesforce REST API as campsync sees it, on top of sf_store.c and
- * sf_query.c: OAuth 2.0 token endpoint (client credentials and JWT bearer),
+ * The Salesforce REST API as campsync sees it, on top of sfs_store.c and
+ * sfs_query.c: OAuth 2.0 token endpoint (client credentials and JWT bearer),
  * the identity URL, /services/data/vNN.0/ (limits, query, queryAll, sObject
  * rows, describe, sObject Collections create/update/upsert/delete), API usage
  * accounting with the Sforce-Limit-Info header and the daily limit, emulated
@@ -29,18 +29,18 @@
 
 /* One request being served (all under the state's mutex). */
 typedef struct {
-    sf_state *st;
+    sfs_state *st;
     const sbx_request *req;
     sbx_response *resp;
     char *seg[SF_MAX_SEGMENTS];
     int n_seg;
     const char *version; /* "v59.0" */
     char user[19];
-} sf_call;
+} sfs_call;
 
 /* ---- responses ---- */
 
-static json_t *sf_errors_json(const sf_err *err, const char *code_key)
+static json_t *sfs_errors_json(const sfs_err *err, const char *code_key)
 {
     json_t *fields = json_array();
     for (int i = 0; i < err->n_fields; i++)
@@ -49,15 +49,15 @@ static json_t *sf_errors_json(const sf_err *err, const char *code_key)
                      fields);
 }
 
-static void sf_reply_error(sf_call *c, int status, const char *code, const char *message)
+static void sfs_reply_error(sfs_call *c, int status, const char *code, const char *message)
 {
-    sbx_respond_json(c->resp, status, sf_error_array(code, message));
+    sbx_respond_json(c->resp, status, sfs_error_array(code, message));
 }
 
 /* Single-record errors: [{"message","errorCode","fields"}]. */
-static void sf_reply_record_error(sf_call *c, int status, const sf_err *err)
+static void sfs_reply_record_error(sfs_call *c, int status, const sfs_err *err)
 {
-    json_t *e = sf_errors_json(err, "errorCode");
+    json_t *e = sfs_errors_json(err, "errorCode");
     json_t *arr = json_array();
     json_t *ordered =
         json_pack("{s:O,s:O,s:O}", "message", json_object_get(e, "message"), "errorCode",
@@ -67,41 +67,41 @@ static void sf_reply_record_error(sf_call *c, int status, const sf_err *err)
     sbx_respond_json(c->resp, status, arr);
 }
 
-static void sf_reply_not_found(sf_call *c)
+static void sfs_reply_not_found(sfs_call *c)
 {
-    sf_reply_error(c, 404, "NOT_FOUND", "The requested resource does not exist");
+    sfs_reply_error(c, 404, "NOT_FOUND", "The requested resource does not exist");
 }
 
-static void sf_reply_method(sf_call *c, const char *allowed)
+static void sfs_reply_method(sfs_call *c, const char *allowed)
 {
     char msg[160];
     snprintf(msg, sizeof msg, "HTTP Method '%s' not allowed. Allowed are %s", c->req->method,
              allowed);
-    sf_reply_error(c, 405, "METHOD_NOT_ALLOWED", msg);
+    sfs_reply_error(c, 405, "METHOD_NOT_ALLOWED", msg);
 }
 
-static void sf_endpoint(sf_call *c, const char *label)
+static void sfs_endpoint(sfs_call *c, const char *label)
 {
     snprintf(c->resp->endpoint, sizeof c->resp->endpoint, "%s", label);
 }
 
-static int sf_method(const sf_call *c, const char *m)
+static int sfs_method(const sfs_call *c, const char *m)
 {
     return strcmp(c->req->method, m) == 0;
 }
 
-static const char *sf_arg(const sf_call *c, const char *name)
+static const char *sfs_arg(const sfs_call *c, const char *name)
 {
     return c->req->arg ? c->req->arg(c->req, name) : NULL;
 }
 
-static const char *sf_header(const sf_call *c, const char *name)
+static const char *sfs_header(const sfs_call *c, const char *name)
 {
     return c->req->header ? c->req->header(c->req, name) : NULL;
 }
 
 /* Parses the JSON body; on failure replies 400 JSON_PARSER_ERROR. */
-static json_t *sf_body_json(sf_call *c)
+static json_t *sfs_body_json(sfs_call *c)
 {
     json_error_t jerr;
     json_t *j = json_loadb(c->req->body ? c->req->body : "", c->req->body_len, 0, &jerr);
@@ -110,26 +110,26 @@ static json_t *sf_body_json(sf_call *c)
         snprintf(msg, sizeof msg,
                  "Unexpected character or end of input: %s at [line:%d, column:%d]", jerr.text,
                  jerr.line, jerr.column);
-        sf_reply_error(c, 400, "JSON_PARSER_ERROR", msg);
+        sfs_reply_error(c, 400, "JSON_PARSER_ERROR", msg);
     }
     return j;
 }
 
-static void sf_instance_url(const sf_call *c, char *out, size_t len)
+static void sfs_instance_url(const sfs_call *c, char *out, size_t len)
 {
-    const char *host = sf_header(c, "Host");
+    const char *host = sfs_header(c, "Host");
     snprintf(out, len, "http://%s", host && *host ? host : "localhost");
 }
 
 /* ---- OAuth ---- */
 
-static void sf_oauth_error(sf_call *c, const char *error, const char *description)
+static void sfs_oauth_error(sfs_call *c, const char *error, const char *description)
 {
     sbx_respond_json(c->resp, 400,
                      json_pack("{s:s,s:s}", "error", error, "error_description", description));
 }
 
-static uint64_t sf_rand(sf_state *st)
+static uint64_t sfs_rand(sfs_state *st)
 {
     uint64_t z = (st->rng += 0x9E3779B97F4A7C15ULL);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -137,25 +137,25 @@ static uint64_t sf_rand(sf_state *st)
     return z ^ (z >> 31);
 }
 
-static void sf_tokens_sweep(sf_state *st, int64_t now_ms)
+static void sfs_tokens_sweep(sfs_state *st, int64_t now_ms)
 {
     for (size_t i = 0; i < st->tokens.cap;) {
         char *key = st->tokens.keys[i];
-        sf_token *t = key ? st->tokens.vals[i] : NULL;
+        sfs_token *t = key ? st->tokens.vals[i] : NULL;
         if (t && t->expires_ms <= now_ms) {
             /* Deleting shifts later entries back into slot i: look at it again. */
-            free(sf_map_del(&st->tokens, key));
+            free(sfs_map_del(&st->tokens, key));
             continue;
         }
         i++;
     }
 }
 
-static sf_rec *sf_user_by_username(sf_state *st, const char *username)
+static sfs_rec *sfs_user_by_username(sfs_state *st, const char *username)
 {
-    sf_object *users = sf_object_find(st, "User");
+    sfs_object *users = sfs_object_find(st, "User");
     for (size_t i = 0; i < users->recs.n; i++) {
-        sf_rec *u = users->recs.items[i];
+        sfs_rec *u = users->recs.items[i];
         const char *name = json_string_value(json_object_get(u->f, "Username"));
         if (!u->deleted && name && strcasecmp(name, username) == 0)
             return u;
@@ -164,62 +164,62 @@ static sf_rec *sf_user_by_username(sf_state *st, const char *username)
 }
 
 /* Checks a JWT bearer assertion; returns the user or NULL after replying. */
-static sf_rec *sf_jwt_user(sf_call *c, const char *assertion)
+static sfs_rec *sfs_jwt_user(sfs_call *c, const char *assertion)
 {
     const char *dot1 = assertion ? strchr(assertion, '.') : NULL;
     const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
     size_t n = 0;
-    char *payload = dot2 ? sf_base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &n) : NULL;
+    char *payload = dot2 ? sfs_base64url_decode(dot1 + 1, (size_t)(dot2 - dot1 - 1), &n) : NULL;
     json_t *claims = payload ? json_loadb(payload, n, 0, NULL) : NULL;
     free(payload);
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     json_t *exp = json_object_get(claims, "exp");
-    sf_rec *user = NULL;
+    sfs_rec *user = NULL;
     if (!iss || !sub || !json_is_number(exp)) {
-        sf_oauth_error(c, "invalid_grant", "invalid assertion");
+        sfs_oauth_error(c, "invalid_grant", "invalid assertion");
     } else if (strcmp(iss, c->st->client_id) != 0) {
-        sf_oauth_error(c, "invalid_client_id", "client identifier invalid");
+        sfs_oauth_error(c, "invalid_client_id", "client identifier invalid");
     } else if ((int64_t)(json_number_value(exp) * 1000) < c->req->now_ms) {
-        sf_oauth_error(c, "invalid_grant", "invalid assertion");
-    } else if (!(user = sf_user_by_username(c->st, sub))) {
-        sf_oauth_error(c, "invalid_grant", "invalid assertion");
+        sfs_oauth_error(c, "invalid_grant", "invalid assertion");
+    } else if (!(user = sfs_user_by_username(c->st, sub))) {
+        sfs_oauth_error(c, "invalid_grant", "invalid assertion");
     } else if (!json_is_true(json_object_get(user->f, "IsActive"))) {
-        sf_oauth_error(c, "invalid_grant", "inactive user");
+        sfs_oauth_error(c, "invalid_grant", "inactive user");
         user = NULL;
     }
     json_decref(claims);
     return user;
 }
 
-static void sf_oauth_token(sf_call *c)
+static void sfs_oauth_token(sfs_call *c)
 {
-    sf_endpoint(c, "POST oauth2/token");
-    if (!sf_method(c, "POST")) {
-        sf_reply_method(c, "POST");
+    sfs_endpoint(c, "POST oauth2/token");
+    if (!sfs_method(c, "POST")) {
+        sfs_reply_method(c, "POST");
         return;
     }
-    sf_state *st = c->st;
+    sfs_state *st = c->st;
     char *grant = sbx_form_value(c->req->body, "grant_type");
     char *client_id = sbx_form_value(c->req->body, "client_id");
     char *secret = sbx_form_value(c->req->body, "client_secret");
     char *assertion = sbx_form_value(c->req->body, "assertion");
     const char *user_id = NULL;
     if (!grant) {
-        sf_oauth_error(c, "unsupported_grant_type", "grant type not supported");
+        sfs_oauth_error(c, "unsupported_grant_type", "grant type not supported");
     } else if (strcmp(grant, "client_credentials") == 0) {
         if (!client_id || strcmp(client_id, st->client_id) != 0)
-            sf_oauth_error(c, "invalid_client_id", "client identifier invalid");
+            sfs_oauth_error(c, "invalid_client_id", "client identifier invalid");
         else if (!secret || strcmp(secret, st->client_secret) != 0)
-            sf_oauth_error(c, "invalid_client", "invalid client credentials");
+            sfs_oauth_error(c, "invalid_client", "invalid client credentials");
         else
             user_id = st->integration_user;
     } else if (strcmp(grant, "urn:ietf:params:oauth:grant-type:jwt-bearer") == 0) {
-        sf_rec *u = sf_jwt_user(c, assertion);
+        sfs_rec *u = sfs_jwt_user(c, assertion);
         if (u)
             user_id = u->id;
     } else {
-        sf_oauth_error(c, "unsupported_grant_type", "grant type not supported");
+        sfs_oauth_error(c, "unsupported_grant_type", "grant type not supported");
     }
     free(grant);
     free(client_id);
@@ -231,28 +231,28 @@ static void sf_oauth_token(sf_call *c)
     char token[128];
     int len = snprintf(token, sizeof token, "%.15s!AQ", st->org_id);
     for (int i = 0; i < 96; i++)
-        token[len++] = chars[sf_rand(st) % 64];
+        token[len++] = chars[sfs_rand(st) % 64];
     token[len] = '\0';
     if (st->tokens.n > 1000)
-        sf_tokens_sweep(st, c->req->now_ms);
-    sf_token *t = calloc(1, sizeof *t);
-    if (!t || sf_map_put(&st->tokens, token, t) != 0) {
+        sfs_tokens_sweep(st, c->req->now_ms);
+    sfs_token *t = calloc(1, sizeof *t);
+    if (!t || sfs_map_put(&st->tokens, token, t) != 0) {
         free(t);
-        sf_reply_error(c, 500, "UNKNOWN_EXCEPTION", "out of memory");
+        sfs_reply_error(c, 500, "UNKNOWN_EXCEPTION", "out of memory");
         return;
     }
     memcpy(t->user, user_id, 19);
     t->expires_ms = c->req->now_ms + st->token_ttl_ms;
     char base[256], id_url[320], issued[32];
-    sf_instance_url(c, base, sizeof base);
+    sfs_instance_url(c, base, sizeof base);
     snprintf(id_url, sizeof id_url, "%s/id/%s/%s", base, st->org_id, user_id);
     snprintf(issued, sizeof issued, "%lld", (long long)c->req->now_ms);
     /* signature = base64(HMAC-SHA256(id + issued_at, client secret)), as Salesforce signs. */
     char signed_text[400];
     int sl = snprintf(signed_text, sizeof signed_text, "%s%s", id_url, issued);
     uint8_t mac[32];
-    sf_hmac_sha256(st->client_secret, strlen(st->client_secret), signed_text, (size_t)sl, mac);
-    char *sig = sf_base64_encode(mac, sizeof mac);
+    sfs_hmac_sha256(st->client_secret, strlen(st->client_secret), signed_text, (size_t)sl, mac);
+    char *sig = sfs_base64_encode(mac, sizeof mac);
     sbx_respond_json(c->resp, 200,
                      json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "access_token", token, "signature",
                                sig ? sig : "", "instance_url", base, "id", id_url, "token_type",
@@ -261,9 +261,9 @@ static void sf_oauth_token(sf_call *c)
 }
 
 /* Resolves the bearer token; replies 401 and returns -1 when it isn't valid. */
-static int sf_authenticate(sf_call *c)
+static int sfs_authenticate(sfs_call *c)
 {
-    const char *auth = sf_header(c, "Authorization");
+    const char *auth = sfs_header(c, "Authorization");
     const char *tok = NULL;
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
         tok = auth + 7;
@@ -271,42 +271,42 @@ static int sf_authenticate(sf_call *c)
         tok = auth + 6;
     while (tok && *tok == ' ')
         tok++;
-    sf_token *t = tok ? sf_map_get(&c->st->tokens, tok) : NULL;
+    sfs_token *t = tok ? sfs_map_get(&c->st->tokens, tok) : NULL;
     if (t && t->expires_ms <= c->req->now_ms) {
-        free(sf_map_del(&c->st->tokens, tok));
+        free(sfs_map_del(&c->st->tokens, tok));
         t = NULL;
     }
     if (!t) {
-        sf_reply_error(c, 401, "INVALID_SESSION_ID", "Session expired or invalid");
+        sfs_reply_error(c, 401, "INVALID_SESSION_ID", "Session expired or invalid");
         return -1;
     }
     memcpy(c->user, t->user, 19);
     return 0;
 }
 
-static void sf_identity(sf_call *c)
+static void sfs_identity(sfs_call *c)
 {
-    sf_endpoint(c, "GET identity");
-    if (sf_authenticate(c) != 0)
+    sfs_endpoint(c, "GET identity");
+    if (sfs_authenticate(c) != 0)
         return;
-    if (!sf_method(c, "GET")) {
-        sf_reply_method(c, "GET");
+    if (!sfs_method(c, "GET")) {
+        sfs_reply_method(c, "GET");
         return;
     }
     char org[19], user[19];
-    if (sf_id_normalize(c->seg[1], strlen(c->seg[1]), org) != 0 ||
-        sf_id_normalize(c->seg[2], strlen(c->seg[2]), user) != 0 ||
+    if (sfs_id_normalize(c->seg[1], strlen(c->seg[1]), org) != 0 ||
+        sfs_id_normalize(c->seg[2], strlen(c->seg[2]), user) != 0 ||
         strcmp(org, c->st->org_id) != 0) {
-        sf_reply_not_found(c);
+        sfs_reply_not_found(c);
         return;
     }
-    sf_rec *u = sf_map_get(&c->st->by_id, user);
+    sfs_rec *u = sfs_map_get(&c->st->by_id, user);
     if (!u || u->deleted || strcmp(u->obj->name, "User") != 0) {
-        sf_reply_not_found(c);
+        sfs_reply_not_found(c);
         return;
     }
     char base[256], id_url[320], rest[320];
-    sf_instance_url(c, base, sizeof base);
+    sfs_instance_url(c, base, sizeof base);
     snprintf(id_url, sizeof id_url, "%s/id/%s/%s", base, org, user);
     snprintf(rest, sizeof rest, "%s/services/data/v{version}/", base);
     json_t *f = u->f;
@@ -330,7 +330,7 @@ static void sf_identity(sf_call *c)
 
 /* ---- limits and faults ---- */
 
-static void sf_limit_header(sf_call *c)
+static void sfs_limit_header(sfs_call *c)
 {
     char v[64];
     snprintf(v, sizeof v, "api-usage=%ld/%ld", c->st->api_used, c->st->daily_limit);
@@ -338,31 +338,31 @@ static void sf_limit_header(sf_call *c)
 }
 
 /* Counts the call against the org's daily limit; replies 403 past it. */
-static int sf_count_call(sf_call *c)
+static int sfs_count_call(sfs_call *c)
 {
-    sf_state *st = c->st;
+    sfs_state *st = c->st;
     int64_t day = c->req->now_ms / 86400000LL;
     if (day != st->api_day) {
         st->api_day = day;
         st->api_used = 0;
     }
     if (st->api_used >= st->daily_limit) {
-        sf_reply_error(c, 403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
+        sfs_reply_error(c, 403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.");
         return -1;
     }
     st->api_used++;
     return 0;
 }
 
-static void sf_reply_unavailable(sf_call *c)
+static void sfs_reply_unavailable(sfs_call *c)
 {
-    sf_reply_error(c, 503, "SERVER_UNAVAILABLE",
-                   "Server temporarily unavailable. Please try again later.");
+    sfs_reply_error(c, 503, "SERVER_UNAVAILABLE",
+                    "Server temporarily unavailable. Please try again later.");
 }
 
 /* ---- records ---- */
 
-static json_t *sf_record_json(const sf_call *c, sf_rec *r, const char *fields)
+static json_t *sfs_record_json(const sfs_call *c, sfs_rec *r, const char *fields)
 {
     json_t *out = json_pack(
         "{s:{s:s,s:o}}", "attributes", "type", r->obj->name, "url",
@@ -389,7 +389,7 @@ static json_t *sf_record_json(const sf_call *c, sf_rec *r, const char *fields)
 }
 
 /* Unknown names in a fields= list: replies 400 and returns -1. */
-static int sf_check_field_list(sf_call *c, sf_object *obj, const char *fields)
+static int sfs_check_field_list(sfs_call *c, sfs_object *obj, const char *fields)
 {
     const char *p = fields;
     while (p && *p) {
@@ -397,14 +397,14 @@ static int sf_check_field_list(sf_call *c, sf_object *obj, const char *fields)
         size_t l = comma ? (size_t)(comma - p) : strlen(p);
         char name[128];
         snprintf(name, sizeof name, "%.*s", (int)(l < 127 ? l : 127), p);
-        if (!sf_field_find(obj, name)) {
+        if (!sfs_field_find(obj, name)) {
             char msg[512];
             snprintf(msg, sizeof msg,
                      "No such column '%s' on entity '%s'. If you are attempting to use a custom "
                      "field, be sure to append the '__c' after the custom field name. Please "
                      "reference your WSDL or the describe call for the appropriate names.",
                      name, obj->name);
-            sf_reply_error(c, 400, "INVALID_FIELD", msg);
+            sfs_reply_error(c, 400, "INVALID_FIELD", msg);
             return -1;
         }
         p = comma ? comma + 1 : p + l;
@@ -412,13 +412,13 @@ static int sf_check_field_list(sf_call *c, sf_object *obj, const char *fields)
     return 0;
 }
 
-static sf_object *sf_visible_object(sf_call *c, const char *name)
+static sfs_object *sfs_visible_object(sfs_call *c, const char *name)
 {
-    sf_object *obj = sf_object_find(c->st, name);
-    return obj && sf_object_visible(c->st, obj, c->user) ? obj : NULL;
+    sfs_object *obj = sfs_object_find(c->st, name);
+    return obj && sfs_object_visible(c->st, obj, c->user) ? obj : NULL;
 }
 
-static void sf_save_result(json_t *arr, const char *id, int ok, const sf_err *err, int created)
+static void sfs_save_result(json_t *arr, const char *id, int ok, const sfs_err *err, int created)
 {
     json_t *r = json_object();
     if (id)
@@ -426,52 +426,52 @@ static void sf_save_result(json_t *arr, const char *id, int ok, const sf_err *er
     json_object_set_new(r, "success", json_boolean(ok));
     json_t *errors = json_array();
     if (!ok)
-        json_array_append_new(errors, sf_errors_json(err, "statusCode"));
+        json_array_append_new(errors, sfs_errors_json(err, "statusCode"));
     json_object_set_new(r, "errors", errors);
     if (created >= 0)
         json_object_set_new(r, "created", json_boolean(created));
     json_array_append_new(arr, r);
 }
 
-static void sf_lock_error(sf_err *err, const char *id)
+static void sfs_lock_error(sfs_err *err, const char *id)
 {
     if (id)
-        sf_err_set(err, "UNABLE_TO_LOCK_ROW",
-                   "unable to obtain exclusive access to this record or 1 records: %s", id);
+        sfs_err_set(err, "UNABLE_TO_LOCK_ROW",
+                    "unable to obtain exclusive access to this record or 1 records: %s", id);
     else
-        sf_err_set(err, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record");
+        sfs_err_set(err, "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to this record");
 }
 
 /* Upserts one record by external id. Returns 0 and sets *created, or -1. */
-static int sf_upsert_one(sf_call *c, sf_object *obj, const sf_field *ext, json_t *rec,
-                         json_t *value, sf_rec **out, int *created, sf_err *err)
+static int sfs_upsert_one(sfs_call *c, sfs_object *obj, const sfs_field *ext, json_t *rec,
+                          json_t *value, sfs_rec **out, int *created, sfs_err *err)
 {
     *out = NULL;
     if (ext->type == SF_T_ID) {
-        sf_rec *r = json_is_string(value) ? sf_rec_find(c->st, json_string_value(value)) : NULL;
+        sfs_rec *r = json_is_string(value) ? sfs_rec_find(c->st, json_string_value(value)) : NULL;
         if (!r || r->obj != obj || r->deleted) {
-            sf_err_set(err, "NOT_FOUND",
-                       "Provided external ID field does not exist or is not "
-                       "accessible: %s",
-                       json_is_string(value) ? json_string_value(value) : "");
+            sfs_err_set(err, "NOT_FOUND",
+                        "Provided external ID field does not exist or is not "
+                        "accessible: %s",
+                        json_is_string(value) ? json_string_value(value) : "");
             return -1;
         }
         *created = 0;
         *out = r;
-        return sf_update(c->st, r, rec, c->req->now_ms, c->user, err);
+        return sfs_update(c->st, r, rec, c->req->now_ms, c->user, err);
     }
-    sf_err cerr;
-    json_t *cv = sf_coerce(ext, value, &cerr);
+    sfs_err cerr;
+    json_t *cv = sfs_coerce(ext, value, &cerr);
     if (!cv || json_is_null(cv)) {
         json_decref(cv);
-        sf_err_set(err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]", ext->name);
-        sf_err_field(err, ext->name);
+        sfs_err_set(err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]", ext->name);
+        sfs_err_field(err, ext->name);
         return -1;
     }
-    sf_vec found = {0};
-    if (sf_store_lookup(c->st, obj, ext, cv, &found) != 0) {
+    sfs_vec found = {0};
+    if (sfs_store_lookup(c->st, obj, ext, cv, &found) != 0) {
         json_decref(cv);
-        sf_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
+        sfs_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
         return -1;
     }
     int rc;
@@ -480,18 +480,18 @@ static int sf_upsert_one(sf_call *c, sf_object *obj, const sf_field *ext, json_t
         for (size_t i = 0; i < found.n && i < 8; i++) {
             size_t l = strlen(ids);
             snprintf(ids + l, sizeof ids - l, "%s%s", i ? ", " : "",
-                     ((sf_rec *)found.items[i])->id);
+                     ((sfs_rec *)found.items[i])->id);
         }
-        sf_err_set(err, "DUPLICATE_EXTERNAL_ID",
-                   "%s: more than one record found for external id field: [%s]", ext->name, ids);
-        sf_err_field(err, ext->name);
+        sfs_err_set(err, "DUPLICATE_EXTERNAL_ID",
+                    "%s: more than one record found for external id field: [%s]", ext->name, ids);
+        sfs_err_field(err, ext->name);
         rc = -1;
     } else if (found.n == 1) {
         *created = 0;
         *out = found.items[0];
         json_t *input = json_copy(rec);
         json_object_del(input, ext->name);
-        rc = sf_update(c->st, found.items[0], input, c->req->now_ms, c->user, err);
+        rc = sfs_update(c->st, found.items[0], input, c->req->now_ms, c->user, err);
         json_decref(input);
     } else {
         *created = 1;
@@ -505,86 +505,86 @@ static int sf_upsert_one(sf_call *c, sf_object *obj, const sf_field *ext, json_t
                 json_object_del(input, k);
         }
         json_object_set(input, ext->name, cv);
-        rc = sf_insert(c->st, obj, input, c->req->now_ms, c->user, out, err);
+        rc = sfs_insert(c->st, obj, input, c->req->now_ms, c->user, out, err);
         json_decref(input);
     }
-    sf_vec_free(&found);
+    sfs_vec_free(&found);
     json_decref(cv);
     return rc;
 }
 
-static void sf_sobject_row(sf_call *c, sf_object *obj, const char *id_text)
+static void sfs_sobject_row(sfs_call *c, sfs_object *obj, const char *id_text)
 {
     char norm[19];
     int is_id =
-        sf_id_normalize(id_text, strlen(id_text), norm) == 0 && strncmp(norm, obj->prefix, 3) == 0;
-    sf_rec *r = is_id ? sf_map_get(&c->st->by_id, norm) : NULL;
-    if (sf_method(c, "GET")) {
-        sf_endpoint(c, "GET sobjects");
+        sfs_id_normalize(id_text, strlen(id_text), norm) == 0 && strncmp(norm, obj->prefix, 3) == 0;
+    sfs_rec *r = is_id ? sfs_map_get(&c->st->by_id, norm) : NULL;
+    if (sfs_method(c, "GET")) {
+        sfs_endpoint(c, "GET sobjects");
         if (!is_id) {
             char msg[300];
             snprintf(msg, sizeof msg,
                      "Provided external ID field does not exist or is not accessible: %s", id_text);
-            sf_reply_error(c, 404, "NOT_FOUND", msg);
+            sfs_reply_error(c, 404, "NOT_FOUND", msg);
             return;
         }
         if (!r || r->deleted) {
-            sf_reply_not_found(c);
+            sfs_reply_not_found(c);
             return;
         }
-        const char *fields = sf_arg(c, "fields");
-        if (fields && sf_check_field_list(c, obj, fields) != 0)
+        const char *fields = sfs_arg(c, "fields");
+        if (fields && sfs_check_field_list(c, obj, fields) != 0)
             return;
-        sbx_respond_json(c->resp, 200, sf_record_json(c, r, fields));
+        sbx_respond_json(c->resp, 200, sfs_record_json(c, r, fields));
         return;
     }
-    int is_patch = sf_method(c, "PATCH"), is_delete = sf_method(c, "DELETE");
+    int is_patch = sfs_method(c, "PATCH"), is_delete = sfs_method(c, "DELETE");
     if (!is_patch && !is_delete) {
-        sf_endpoint(c, "GET sobjects");
-        sf_reply_method(c, "HEAD,GET,PATCH,DELETE");
+        sfs_endpoint(c, "GET sobjects");
+        sfs_reply_method(c, "HEAD,GET,PATCH,DELETE");
         return;
     }
-    sf_endpoint(c, is_patch ? "PATCH sobjects" : "DELETE sobjects");
+    sfs_endpoint(c, is_patch ? "PATCH sobjects" : "DELETE sobjects");
     if (!r) {
-        sf_reply_not_found(c);
+        sfs_reply_not_found(c);
         return;
     }
     if (r->deleted) {
-        sf_reply_error(c, 404, "ENTITY_IS_DELETED", "entity is deleted");
+        sfs_reply_error(c, 404, "ENTITY_IS_DELETED", "entity is deleted");
         return;
     }
-    sf_err err;
+    sfs_err err;
     memset(&err, 0, sizeof err);
     if (c->req->fault == SBX_FAULT_TRANSIENT) {
-        sf_lock_error(&err, NULL);
-        sf_reply_record_error(c, 400, &err);
+        sfs_lock_error(&err, NULL);
+        sfs_reply_record_error(c, 400, &err);
         return;
     }
     int rc;
     if (is_patch) {
-        json_t *body = sf_body_json(c);
+        json_t *body = sfs_body_json(c);
         if (!body)
             return;
-        rc = sf_update(c->st, r, body, c->req->now_ms, c->user, &err);
+        rc = sfs_update(c->st, r, body, c->req->now_ms, c->user, &err);
         json_decref(body);
     } else {
-        rc = sf_delete(c->st, r, c->req->now_ms, c->user, &err);
+        rc = sfs_delete(c->st, r, c->req->now_ms, c->user, &err);
     }
     if (rc != 0) {
-        sf_reply_record_error(c, 400, &err);
+        sfs_reply_record_error(c, 400, &err);
         return;
     }
     sbx_respond_raw(c->resp, 204, NULL, "", 0);
 }
 
-static const sf_field *sf_external_field(sf_call *c, sf_object *obj, const char *name)
+static const sfs_field *sfs_external_field(sfs_call *c, sfs_object *obj, const char *name)
 {
-    const sf_field *f = sf_field_find(obj, name);
+    const sfs_field *f = sfs_field_find(obj, name);
     char msg[300];
     if (!f) {
         snprintf(msg, sizeof msg,
                  "Provided external ID field does not exist or is not accessible: %s", name);
-        sf_reply_error(c, 404, "NOT_FOUND", msg);
+        sfs_reply_error(c, 404, "NOT_FOUND", msg);
         return NULL;
     }
     size_t n = strlen(f->name);
@@ -593,41 +593,41 @@ static const sf_field *sf_external_field(sf_call *c, sf_object *obj, const char 
         snprintf(msg, sizeof msg,
                  "Field Name provided, %s is not an External ID or indexed field for %s", f->name,
                  obj->name);
-        sf_reply_error(c, 400, "INVALID_FIELD", msg);
+        sfs_reply_error(c, 400, "INVALID_FIELD", msg);
         return NULL;
     }
     return f;
 }
 
-static void sf_sobject_upsert(sf_call *c, sf_object *obj, const char *field, const char *value)
+static void sfs_sobject_upsert(sfs_call *c, sfs_object *obj, const char *field, const char *value)
 {
-    sf_endpoint(c, "PATCH sobjects upsert");
-    if (!sf_method(c, "PATCH")) {
-        sf_reply_method(c, "PATCH");
+    sfs_endpoint(c, "PATCH sobjects upsert");
+    if (!sfs_method(c, "PATCH")) {
+        sfs_reply_method(c, "PATCH");
         return;
     }
-    const sf_field *ext = sf_external_field(c, obj, field);
+    const sfs_field *ext = sfs_external_field(c, obj, field);
     if (!ext)
         return;
-    json_t *body = sf_body_json(c);
+    json_t *body = sfs_body_json(c);
     if (!body)
         return;
-    sf_err err;
+    sfs_err err;
     memset(&err, 0, sizeof err);
-    sf_rec *r = NULL;
+    sfs_rec *r = NULL;
     int created = 0;
     json_t *v = json_string(value);
     int rc;
     if (c->req->fault == SBX_FAULT_TRANSIENT) {
-        sf_lock_error(&err, NULL);
+        sfs_lock_error(&err, NULL);
         rc = -1;
     } else {
-        rc = sf_upsert_one(c, obj, ext, body, v, &r, &created, &err);
+        rc = sfs_upsert_one(c, obj, ext, body, v, &r, &created, &err);
     }
     json_decref(v);
     json_decref(body);
     if (rc != 0) {
-        sf_reply_record_error(c, strcmp(err.code, "NOT_FOUND") == 0 ? 404 : 400, &err);
+        sfs_reply_record_error(c, strcmp(err.code, "NOT_FOUND") == 0 ? 404 : 400, &err);
         return;
     }
     sbx_respond_json(
@@ -635,36 +635,36 @@ static void sf_sobject_upsert(sf_call *c, sf_object *obj, const char *field, con
         json_pack("{s:s,s:b,s:[],s:b}", "id", r->id, "success", 1, "errors", "created", created));
 }
 
-static void sf_sobject_create(sf_call *c, sf_object *obj)
+static void sfs_sobject_create(sfs_call *c, sfs_object *obj)
 {
-    sf_endpoint(c, "POST sobjects");
-    if (!sf_method(c, "POST")) {
-        sf_reply_method(c, "HEAD,GET,POST");
+    sfs_endpoint(c, "POST sobjects");
+    if (!sfs_method(c, "POST")) {
+        sfs_reply_method(c, "HEAD,GET,POST");
         return;
     }
-    json_t *body = sf_body_json(c);
+    json_t *body = sfs_body_json(c);
     if (!body)
         return;
-    sf_err err;
+    sfs_err err;
     memset(&err, 0, sizeof err);
-    sf_rec *r = NULL;
+    sfs_rec *r = NULL;
     int rc;
     if (c->req->fault == SBX_FAULT_TRANSIENT) {
-        sf_lock_error(&err, NULL);
+        sfs_lock_error(&err, NULL);
         rc = -1;
     } else {
-        rc = sf_insert(c->st, obj, body, c->req->now_ms, c->user, &r, &err);
+        rc = sfs_insert(c->st, obj, body, c->req->now_ms, c->user, &r, &err);
     }
     json_decref(body);
     if (rc != 0) {
-        sf_reply_record_error(c, 400, &err);
+        sfs_reply_record_error(c, 400, &err);
         return;
     }
     sbx_respond_json(c->resp, 201,
                      json_pack("{s:s,s:b,s:[]}", "id", r->id, "success", 1, "errors"));
 }
 
-static const char *sf_type_name(sf_type t)
+static const char *sfs_type_name(sfs_type t)
 {
     switch (t) {
     case SF_T_ID:
@@ -690,18 +690,18 @@ static const char *sf_type_name(sf_type t)
     }
 }
 
-static void sf_describe(sf_call *c, sf_object *obj)
+static void sfs_describe(sfs_call *c, sfs_object *obj)
 {
-    sf_endpoint(c, "GET describe");
-    if (!sf_method(c, "GET")) {
-        sf_reply_method(c, "HEAD,GET");
+    sfs_endpoint(c, "GET describe");
+    if (!sfs_method(c, "GET")) {
+        sfs_reply_method(c, "HEAD,GET");
         return;
     }
     json_t *fields = json_array();
     for (int i = 0; i < obj->n_fields; i++) {
-        const sf_field *f = &obj->fields[i];
+        const sfs_field *f = &obj->fields[i];
         json_t *fd =
-            json_pack("{s:s,s:s,s:b,s:b,s:b,s:b}", "name", f->name, "type", sf_type_name(f->type),
+            json_pack("{s:s,s:s,s:b,s:b,s:b,s:b}", "name", f->name, "type", sfs_type_name(f->type),
                       "createable", (f->flags & SF_F_CREATE) != 0, "updateable",
                       (f->flags & SF_F_UPDATE) != 0, "nillable",
                       !(f->flags & SF_F_REQUIRED) && f->type != SF_T_BOOL && f->type != SF_T_ID,
@@ -724,17 +724,17 @@ static void sf_describe(sf_call *c, sf_object *obj)
                                "updateable", 1, "deletable", 1, "fields", fields));
 }
 
-static void sf_describe_global(sf_call *c)
+static void sfs_describe_global(sfs_call *c)
 {
-    sf_endpoint(c, "GET sobjects");
-    if (!sf_method(c, "GET")) {
-        sf_reply_method(c, "HEAD,GET");
+    sfs_endpoint(c, "GET sobjects");
+    if (!sfs_method(c, "GET")) {
+        sfs_reply_method(c, "HEAD,GET");
         return;
     }
     json_t *list = json_array();
     for (int i = 0; i < c->st->n_objs; i++) {
-        sf_object *obj = c->st->objs[i];
-        if (!sf_object_visible(c->st, obj, c->user))
+        sfs_object *obj = c->st->objs[i];
+        if (!sfs_object_visible(c->st, obj, c->user))
             continue;
         json_array_append_new(
             list,
@@ -753,19 +753,19 @@ static void sf_describe_global(sf_call *c)
 
 /* Validates the shape and value types of a collection body up front, as
  * Salesforce rejects a badly typed request as a whole before saving anything. */
-static json_t *sf_collection_records(sf_call *c, json_t *body, int *all_or_none)
+static json_t *sfs_collection_records(sfs_call *c, json_t *body, int *all_or_none)
 {
     json_t *records = json_object_get(body, "records");
     json_t *aon = json_object_get(body, "allOrNone");
     if (!json_is_object(body) || !json_is_array(records) || (aon && !json_is_boolean(aon))) {
-        sf_reply_error(c, 400, "JSON_PARSER_ERROR",
-                       "The request body must be an object with a \"records\" list and an "
-                       "optional boolean \"allOrNone\"");
+        sfs_reply_error(c, 400, "JSON_PARSER_ERROR",
+                        "The request body must be an object with a \"records\" list and an "
+                        "optional boolean \"allOrNone\"");
         return NULL;
     }
     if (json_array_size(records) > SF_COLLECTION_MAX) {
-        sf_reply_error(c, 400, "EXCEEDED_ID_LIMIT",
-                       "record limit reached. cannot submit more than 200 records into this call");
+        sfs_reply_error(c, 400, "EXCEEDED_ID_LIMIT",
+                        "record limit reached. cannot submit more than 200 records into this call");
         return NULL;
     }
     *all_or_none = json_is_true(aon);
@@ -774,25 +774,25 @@ static json_t *sf_collection_records(sf_call *c, json_t *body, int *all_or_none)
     json_array_foreach(records, i, rec)
     {
         if (!json_is_object(rec)) {
-            sf_reply_error(c, 400, "JSON_PARSER_ERROR",
-                           "Cannot deserialize instance of SObject from a value that is not an "
-                           "object");
+            sfs_reply_error(c, 400, "JSON_PARSER_ERROR",
+                            "Cannot deserialize instance of SObject from a value that is not an "
+                            "object");
             return NULL;
         }
         const char *type =
             json_string_value(json_object_get(json_object_get(rec, "attributes"), "type"));
-        sf_object *obj = type ? sf_object_find(c->st, type) : NULL;
+        sfs_object *obj = type ? sfs_object_find(c->st, type) : NULL;
         if (!obj)
             continue; /* reported per record */
         const char *key;
         json_t *value;
         json_object_foreach(rec, key, value)
         {
-            const sf_field *f = sf_field_find(obj, key);
-            sf_err err;
-            json_t *cv = f && f->type != SF_T_ID ? sf_coerce(f, value, &err) : json_null();
+            const sfs_field *f = sfs_field_find(obj, key);
+            sfs_err err;
+            json_t *cv = f && f->type != SF_T_ID ? sfs_coerce(f, value, &err) : json_null();
             if (!cv) {
-                sf_reply_error(c, 400, "JSON_PARSER_ERROR", err.message);
+                sfs_reply_error(c, 400, "JSON_PARSER_ERROR", err.message);
                 return NULL;
             }
             json_decref(cv);
@@ -801,59 +801,59 @@ static json_t *sf_collection_records(sf_call *c, json_t *body, int *all_or_none)
     return records;
 }
 
-static sf_object *sf_record_type(sf_call *c, json_t *rec, sf_err *err)
+static sfs_object *sfs_record_type(sfs_call *c, json_t *rec, sfs_err *err)
 {
     const char *type =
         json_string_value(json_object_get(json_object_get(rec, "attributes"), "type"));
     if (!type) {
-        sf_err_set(err, "INVALID_TYPE", "Each record must have attributes with a type.");
+        sfs_err_set(err, "INVALID_TYPE", "Each record must have attributes with a type.");
         return NULL;
     }
-    sf_object *obj = sf_visible_object(c, type);
+    sfs_object *obj = sfs_visible_object(c, type);
     if (!obj)
-        sf_err_set(err, "INVALID_TYPE", "sObject type '%s' is not supported.", type);
+        sfs_err_set(err, "INVALID_TYPE", "sObject type '%s' is not supported.", type);
     return obj;
 }
 
 /* With allOrNone, a failure anywhere rolls everything back: the records that
  * had succeeded are reported as rolled back. */
-static void sf_all_or_none_finish(sf_call *c, int all_or_none, int failed, int keep_ids,
-                                  json_t *results)
+static void sfs_all_or_none_finish(sfs_call *c, int all_or_none, int failed, int keep_ids,
+                                   json_t *results)
 {
     if (!all_or_none)
         return;
     if (!failed) {
-        sf_journal_commit(c->st);
+        sfs_journal_commit(c->st);
         return;
     }
-    sf_journal_rollback(c->st);
+    sfs_journal_rollback(c->st);
     size_t i;
     json_t *r;
     json_array_foreach(results, i, r)
     {
         if (!json_is_true(json_object_get(r, "success")))
             continue;
-        sf_err err;
-        sf_err_set(&err, "ALL_OR_NONE_OPERATION_ROLLED_BACK",
-                   "Record rolled back because not all records were valid and the request was "
-                   "using AllOrNone header");
+        sfs_err err;
+        sfs_err_set(&err, "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+                    "Record rolled back because not all records were valid and the request was "
+                    "using AllOrNone header");
         json_t *nr = json_object();
         if (keep_ids && json_object_get(r, "id"))
             json_object_set(nr, "id", json_object_get(r, "id"));
         json_object_set_new(nr, "success", json_false());
-        json_object_set_new(nr, "errors", json_pack("[o]", sf_errors_json(&err, "statusCode")));
+        json_object_set_new(nr, "errors", json_pack("[o]", sfs_errors_json(&err, "statusCode")));
         json_array_set_new(results, i, nr);
     }
 }
 
-static void sf_collection_create(sf_call *c)
+static void sfs_collection_create(sfs_call *c)
 {
-    sf_endpoint(c, "POST composite/sobjects");
-    json_t *body = sf_body_json(c);
+    sfs_endpoint(c, "POST composite/sobjects");
+    json_t *body = sfs_body_json(c);
     if (!body)
         return;
     int aon = 0;
-    json_t *records = sf_collection_records(c, body, &aon);
+    json_t *records = sfs_collection_records(c, body, &aon);
     if (!records) {
         json_decref(body);
         return;
@@ -861,63 +861,63 @@ static void sf_collection_create(sf_call *c)
     json_t *results = json_array();
     int failed = 0;
     if (aon)
-        sf_journal_begin(c->st);
+        sfs_journal_begin(c->st);
     size_t i;
     json_t *rec;
     json_array_foreach(records, i, rec)
     {
-        sf_err err;
+        sfs_err err;
         memset(&err, 0, sizeof err);
-        sf_rec *r = NULL;
-        sf_object *obj = sf_record_type(c, rec, &err);
+        sfs_rec *r = NULL;
+        sfs_object *obj = sfs_record_type(c, rec, &err);
         int rc = -1;
         if (obj && c->req->fault == SBX_FAULT_TRANSIENT)
-            sf_lock_error(&err, NULL);
+            sfs_lock_error(&err, NULL);
         else if (obj)
-            rc = sf_insert(c->st, obj, rec, c->req->now_ms, c->user, &r, &err);
+            rc = sfs_insert(c->st, obj, rec, c->req->now_ms, c->user, &r, &err);
         failed |= rc != 0;
-        sf_save_result(results, rc == 0 ? r->id : NULL, rc == 0, &err, -1);
+        sfs_save_result(results, rc == 0 ? r->id : NULL, rc == 0, &err, -1);
     }
-    sf_all_or_none_finish(c, aon, failed, 0, results);
+    sfs_all_or_none_finish(c, aon, failed, 0, results);
     json_decref(body);
     sbx_respond_json(c->resp, 200, results);
 }
 
-static sf_rec *sf_lookup_for_write(sf_call *c, const char *id, sf_object *want, sf_err *err)
+static sfs_rec *sfs_lookup_for_write(sfs_call *c, const char *id, sfs_object *want, sfs_err *err)
 {
     char norm[19];
-    if (!id || sf_id_normalize(id, strlen(id), norm) != 0) {
-        sf_err_set(err, "MALFORMED_ID", "malformed id %s", id ? id : "");
+    if (!id || sfs_id_normalize(id, strlen(id), norm) != 0) {
+        sfs_err_set(err, "MALFORMED_ID", "malformed id %s", id ? id : "");
         return NULL;
     }
-    sf_rec *r = sf_map_get(&c->st->by_id, norm);
+    sfs_rec *r = sfs_map_get(&c->st->by_id, norm);
     if (want && strncmp(norm, want->prefix, 3) != 0) {
-        sf_err_set(err, "MALFORMED_ID", "malformed id %s", id);
+        sfs_err_set(err, "MALFORMED_ID", "malformed id %s", id);
         return NULL;
     }
     if (!r) {
-        sf_err_set(err, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id");
+        sfs_err_set(err, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id");
         return NULL;
     }
-    if (!sf_object_visible(c->st, r->obj, c->user)) {
-        sf_err_set(err, "INVALID_TYPE", "sObject type '%s' is not supported.", r->obj->name);
+    if (!sfs_object_visible(c->st, r->obj, c->user)) {
+        sfs_err_set(err, "INVALID_TYPE", "sObject type '%s' is not supported.", r->obj->name);
         return NULL;
     }
     if (r->deleted) {
-        sf_err_set(err, "ENTITY_IS_DELETED", "entity is deleted");
+        sfs_err_set(err, "ENTITY_IS_DELETED", "entity is deleted");
         return NULL;
     }
     return r;
 }
 
-static void sf_collection_update(sf_call *c)
+static void sfs_collection_update(sfs_call *c)
 {
-    sf_endpoint(c, "PATCH composite/sobjects");
-    json_t *body = sf_body_json(c);
+    sfs_endpoint(c, "PATCH composite/sobjects");
+    json_t *body = sfs_body_json(c);
     if (!body)
         return;
     int aon = 0;
-    json_t *records = sf_collection_records(c, body, &aon);
+    json_t *records = sfs_collection_records(c, body, &aon);
     if (!records) {
         json_decref(body);
         return;
@@ -925,49 +925,49 @@ static void sf_collection_update(sf_call *c)
     json_t *results = json_array();
     int failed = 0;
     if (aon)
-        sf_journal_begin(c->st);
-    sf_map seen = {0};
+        sfs_journal_begin(c->st);
+    sfs_map seen = {0};
     size_t i;
     json_t *rec;
     json_array_foreach(records, i, rec)
     {
-        sf_err err;
+        sfs_err err;
         memset(&err, 0, sizeof err);
         json_t *idv = json_object_get(rec, "id");
         if (!idv)
             idv = json_object_get(rec, "Id");
         const char *id = json_string_value(idv);
         int rc = -1;
-        sf_object *obj = sf_record_type(c, rec, &err);
-        sf_rec *r = NULL;
+        sfs_object *obj = sfs_record_type(c, rec, &err);
+        sfs_rec *r = NULL;
         if (obj && !id) {
-            sf_err_set(&err, "MISSING_ARGUMENT", "Id not specified in an update call");
-        } else if (obj && (r = sf_lookup_for_write(c, id, obj, &err)) != NULL) {
-            if (sf_map_get(&seen, r->id)) {
-                sf_err_set(&err, "DUPLICATE_VALUE", "Duplicate id in list: %s", r->id);
+            sfs_err_set(&err, "MISSING_ARGUMENT", "Id not specified in an update call");
+        } else if (obj && (r = sfs_lookup_for_write(c, id, obj, &err)) != NULL) {
+            if (sfs_map_get(&seen, r->id)) {
+                sfs_err_set(&err, "DUPLICATE_VALUE", "Duplicate id in list: %s", r->id);
             } else if (c->req->fault == SBX_FAULT_TRANSIENT) {
-                sf_lock_error(&err, r->id);
+                sfs_lock_error(&err, r->id);
             } else {
-                sf_map_put(&seen, r->id, r);
-                rc = sf_update(c->st, r, rec, c->req->now_ms, c->user, &err);
+                sfs_map_put(&seen, r->id, r);
+                rc = sfs_update(c->st, r, rec, c->req->now_ms, c->user, &err);
             }
         }
         failed |= rc != 0;
-        sf_save_result(results, r ? r->id : id, rc == 0, &err, -1);
+        sfs_save_result(results, r ? r->id : id, rc == 0, &err, -1);
     }
-    sf_map_free(&seen);
-    sf_all_or_none_finish(c, aon, failed, 1, results);
+    sfs_map_free(&seen);
+    sfs_all_or_none_finish(c, aon, failed, 1, results);
     json_decref(body);
     sbx_respond_json(c->resp, 200, results);
 }
 
-static void sf_collection_delete(sf_call *c)
+static void sfs_collection_delete(sfs_call *c)
 {
-    sf_endpoint(c, "DELETE composite/sobjects");
-    const char *ids = sf_arg(c, "ids");
-    const char *aon_arg = sf_arg(c, "allOrNone");
+    sfs_endpoint(c, "DELETE composite/sobjects");
+    const char *ids = sfs_arg(c, "ids");
+    const char *aon_arg = sfs_arg(c, "allOrNone");
     if (!ids || !*ids) {
-        sf_reply_error(c, 400, "MISSING_ARGUMENT", "ids parameter is required");
+        sfs_reply_error(c, 400, "MISSING_ARGUMENT", "ids parameter is required");
         return;
     }
     json_t *list = json_array();
@@ -979,51 +979,51 @@ static void sf_collection_delete(sf_call *c)
     }
     if (json_array_size(list) > SF_COLLECTION_MAX) {
         json_decref(list);
-        sf_reply_error(c, 400, "EXCEEDED_ID_LIMIT",
-                       "record limit reached. cannot submit more than 200 records into this call");
+        sfs_reply_error(c, 400, "EXCEEDED_ID_LIMIT",
+                        "record limit reached. cannot submit more than 200 records into this call");
         return;
     }
     int aon = aon_arg && strcasecmp(aon_arg, "true") == 0;
     json_t *results = json_array();
     int failed = 0;
     if (aon)
-        sf_journal_begin(c->st);
+        sfs_journal_begin(c->st);
     size_t i;
     json_t *idv;
     json_array_foreach(list, i, idv)
     {
-        sf_err err;
+        sfs_err err;
         memset(&err, 0, sizeof err);
         const char *id = json_string_value(idv);
-        sf_rec *r = sf_lookup_for_write(c, id, NULL, &err);
+        sfs_rec *r = sfs_lookup_for_write(c, id, NULL, &err);
         int rc = -1;
         if (r && c->req->fault == SBX_FAULT_TRANSIENT)
-            sf_lock_error(&err, r->id);
+            sfs_lock_error(&err, r->id);
         else if (r)
-            rc = sf_delete(c->st, r, c->req->now_ms, c->user, &err);
+            rc = sfs_delete(c->st, r, c->req->now_ms, c->user, &err);
         failed |= rc != 0;
-        sf_save_result(results, r ? r->id : id, rc == 0, &err, -1);
+        sfs_save_result(results, r ? r->id : id, rc == 0, &err, -1);
     }
-    sf_all_or_none_finish(c, aon, failed, 1, results);
+    sfs_all_or_none_finish(c, aon, failed, 1, results);
     json_decref(list);
     sbx_respond_json(c->resp, 200, results);
 }
 
-static void sf_collection_upsert(sf_call *c, sf_object *obj, const char *field)
+static void sfs_collection_upsert(sfs_call *c, sfs_object *obj, const char *field)
 {
-    sf_endpoint(c, "PATCH composite/sobjects upsert");
-    if (!sf_method(c, "PATCH")) {
-        sf_reply_method(c, "PATCH");
+    sfs_endpoint(c, "PATCH composite/sobjects upsert");
+    if (!sfs_method(c, "PATCH")) {
+        sfs_reply_method(c, "PATCH");
         return;
     }
-    const sf_field *ext = sf_external_field(c, obj, field);
+    const sfs_field *ext = sfs_external_field(c, obj, field);
     if (!ext)
         return;
-    json_t *body = sf_body_json(c);
+    json_t *body = sfs_body_json(c);
     if (!body)
         return;
     int aon = 0;
-    json_t *records = sf_collection_records(c, body, &aon);
+    json_t *records = sfs_collection_records(c, body, &aon);
     if (!records) {
         json_decref(body);
         return;
@@ -1031,14 +1031,14 @@ static void sf_collection_upsert(sf_call *c, sf_object *obj, const char *field)
     json_t *results = json_array();
     int failed = 0;
     if (aon)
-        sf_journal_begin(c->st);
+        sfs_journal_begin(c->st);
     size_t i;
     json_t *rec;
     json_array_foreach(records, i, rec)
     {
-        sf_err err;
+        sfs_err err;
         memset(&err, 0, sizeof err);
-        sf_object *rt = sf_record_type(c, rec, &err);
+        sfs_object *rt = sfs_record_type(c, rec, &err);
         const char *key;
         json_t *value = NULL, *v;
         json_object_foreach(rec, key, v)
@@ -1047,10 +1047,10 @@ static void sf_collection_upsert(sf_call *c, sf_object *obj, const char *field)
                 value = v;
         }
         int rc = -1, created = 0;
-        sf_rec *r = NULL;
+        sfs_rec *r = NULL;
         if (rt && rt != obj) {
-            sf_err_set(&err, "INVALID_TYPE", "Record type %s does not match %s", rt->name,
-                       obj->name);
+            sfs_err_set(&err, "INVALID_TYPE", "Record type %s does not match %s", rt->name,
+                        obj->name);
         } else if (rt && value) {
             /* The same external id twice in one call is rejected for each copy. */
             int dup = 0;
@@ -1068,40 +1068,40 @@ static void sf_collection_upsert(sf_call *c, sf_object *obj, const char *field)
                     dup = 1;
             }
             if (dup) {
-                sf_err_set(&err, "DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: %s",
-                           json_is_string(value) ? json_string_value(value) : "");
-                sf_err_field(&err, ext->name);
+                sfs_err_set(&err, "DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: %s",
+                            json_is_string(value) ? json_string_value(value) : "");
+                sfs_err_field(&err, ext->name);
             } else if (c->req->fault == SBX_FAULT_TRANSIENT) {
-                sf_lock_error(&err, NULL);
+                sfs_lock_error(&err, NULL);
             } else {
-                rc = sf_upsert_one(c, obj, ext, rec, value, &r, &created, &err);
+                rc = sfs_upsert_one(c, obj, ext, rec, value, &r, &created, &err);
             }
         } else if (rt) {
-            sf_err_set(&err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]",
-                       ext->name);
-            sf_err_field(&err, ext->name);
+            sfs_err_set(&err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]",
+                        ext->name);
+            sfs_err_field(&err, ext->name);
         }
         failed |= rc != 0;
-        sf_save_result(results, rc == 0 ? r->id : NULL, rc == 0, &err, rc == 0 ? created : -1);
+        sfs_save_result(results, rc == 0 ? r->id : NULL, rc == 0, &err, rc == 0 ? created : -1);
     }
-    sf_all_or_none_finish(c, aon, failed, 0, results);
+    sfs_all_or_none_finish(c, aon, failed, 0, results);
     json_decref(body);
     sbx_respond_json(c->resp, 200, results);
 }
 
-static void sf_collection_retrieve(sf_call *c, sf_object *obj)
+static void sfs_collection_retrieve(sfs_call *c, sfs_object *obj)
 {
-    sf_endpoint(c, "GET composite/sobjects");
-    if (!sf_method(c, "GET")) {
-        sf_reply_method(c, "GET,POST");
+    sfs_endpoint(c, "GET composite/sobjects");
+    if (!sfs_method(c, "GET")) {
+        sfs_reply_method(c, "GET,POST");
         return;
     }
-    const char *ids = sf_arg(c, "ids"), *fields = sf_arg(c, "fields");
+    const char *ids = sfs_arg(c, "ids"), *fields = sfs_arg(c, "fields");
     if (!ids || !*ids || !fields || !*fields) {
-        sf_reply_error(c, 400, "MISSING_ARGUMENT", "ids and fields parameters are required");
+        sfs_reply_error(c, 400, "MISSING_ARGUMENT", "ids and fields parameters are required");
         return;
     }
-    if (sf_check_field_list(c, obj, fields) != 0)
+    if (sfs_check_field_list(c, obj, fields) != 0)
         return;
     json_t *out = json_array();
     int n = 0;
@@ -1109,11 +1109,11 @@ static void sf_collection_retrieve(sf_call *c, sf_object *obj)
         const char *comma = strchr(p, ',');
         size_t l = comma ? (size_t)(comma - p) : strlen(p);
         char norm[19];
-        sf_rec *r = NULL;
-        if (sf_id_normalize(p, l, norm) == 0)
-            r = sf_map_get(&c->st->by_id, norm);
+        sfs_rec *r = NULL;
+        if (sfs_id_normalize(p, l, norm) == 0)
+            r = sfs_map_get(&c->st->by_id, norm);
         if (r && r->obj == obj && !r->deleted)
-            json_array_append_new(out, sf_record_json(c, r, fields));
+            json_array_append_new(out, sfs_record_json(c, r, fields));
         else
             json_array_append_new(out, json_null());
         n++;
@@ -1121,8 +1121,8 @@ static void sf_collection_retrieve(sf_call *c, sf_object *obj)
     }
     if (n > SF_COLLECTION_MAX) {
         json_decref(out);
-        sf_reply_error(c, 400, "EXCEEDED_ID_LIMIT",
-                       "record limit reached. cannot submit more than 200 records into this call");
+        sfs_reply_error(c, 400, "EXCEEDED_ID_LIMIT",
+                        "record limit reached. cannot submit more than 200 records into this call");
         return;
     }
     sbx_respond_json(c->resp, 200, out);
@@ -1130,36 +1130,36 @@ static void sf_collection_retrieve(sf_call *c, sf_object *obj)
 
 /* ---- query ---- */
 
-static void sf_query(sf_call *c, int all)
+static void sfs_query(sfs_call *c, int all)
 {
-    sf_endpoint(c, all ? "GET queryAll" : "GET query");
-    if (!sf_method(c, "GET")) {
-        sf_reply_method(c, "HEAD,GET");
+    sfs_endpoint(c, all ? "GET queryAll" : "GET query");
+    if (!sfs_method(c, "GET")) {
+        sfs_reply_method(c, "HEAD,GET");
         return;
     }
     json_t *body = NULL;
     int status;
     if (c->n_seg == 5) {
-        status = sf_query_more(c->st, c->seg[4], c->version, c->user, c->req->now_ms, &body);
+        status = sfs_query_more(c->st, c->seg[4], c->version, c->user, c->req->now_ms, &body);
     } else {
-        const char *q = sf_arg(c, "q");
+        const char *q = sfs_arg(c, "q");
         if (!q || !*q) {
-            sf_reply_error(c, 400, "MALFORMED_QUERY", "A query string has to be specified");
+            sfs_reply_error(c, 400, "MALFORMED_QUERY", "A query string has to be specified");
             return;
         }
         int batch = SF_QUERY_PAGE_MAX;
-        const char *opts = sf_header(c, "Sforce-Query-Options");
+        const char *opts = sfs_header(c, "Sforce-Query-Options");
         const char *bs = opts ? strcasestr(opts, "batchSize=") : NULL;
         if (bs)
             batch = atoi(bs + 10);
-        status = sf_query_run(c->st, q, all, c->version, batch, c->user, c->req->now_ms, &body);
+        status = sfs_query_run(c->st, q, all, c->version, batch, c->user, c->req->now_ms, &body);
     }
     sbx_respond_json(c->resp, status, body);
 }
 
 /* ---- routing ---- */
 
-static int sf_version_ok(const char *v)
+static int sfs_version_ok(const char *v)
 {
     if (v[0] != 'v' || !v[1])
         return 0;
@@ -1172,21 +1172,21 @@ static int sf_version_ok(const char *v)
     return digits > 0 && digits <= 3 && p[0] == '.' && p[1] >= '0' && p[1] <= '9' && !p[2];
 }
 
-static void sf_data_api(sf_call *c)
+static void sfs_data_api(sfs_call *c)
 {
-    sf_endpoint(c, "GET data");
-    if (!sf_version_ok(c->seg[2])) {
-        sf_reply_not_found(c);
+    sfs_endpoint(c, "GET data");
+    if (!sfs_version_ok(c->seg[2])) {
+        sfs_reply_not_found(c);
         return;
     }
     c->version = c->seg[2];
-    if (sf_authenticate(c) != 0 || sf_count_call(c) != 0)
+    if (sfs_authenticate(c) != 0 || sfs_count_call(c) != 0)
         return;
     const sbx_fault fault = c->req->fault;
-    int is_read = sf_method(c, "GET");
+    int is_read = sfs_method(c, "GET");
     if (fault == SBX_FAULT_SERVER_ERROR || fault == SBX_FAULT_RATE_LIMIT ||
         (fault == SBX_FAULT_TRANSIENT && is_read)) {
-        sf_reply_unavailable(c);
+        sfs_reply_unavailable(c);
         return;
     }
     const char *r = c->n_seg > 3 ? c->seg[3] : "";
@@ -1201,7 +1201,7 @@ static void sf_data_api(sf_call *c)
         return;
     }
     if (strcmp(r, "limits") == 0 && n == 4) {
-        sf_endpoint(c, "GET limits");
+        sfs_endpoint(c, "GET limits");
         sbx_respond_json(c->resp, 200,
                          json_pack("{s:{s:I,s:I}}", "DailyApiRequests", "Max",
                                    (json_int_t)c->st->daily_limit, "Remaining",
@@ -1209,61 +1209,61 @@ static void sf_data_api(sf_call *c)
         return;
     }
     if ((strcmp(r, "query") == 0 || strcmp(r, "queryAll") == 0) && n <= 5) {
-        sf_query(c, strcmp(r, "queryAll") == 0);
+        sfs_query(c, strcmp(r, "queryAll") == 0);
         return;
     }
     if (strcmp(r, "sobjects") == 0) {
         if (n == 4) {
-            sf_describe_global(c);
+            sfs_describe_global(c);
             return;
         }
-        sf_object *obj = sf_visible_object(c, c->seg[4]);
+        sfs_object *obj = sfs_visible_object(c, c->seg[4]);
         if (!obj) {
-            sf_endpoint(c, "GET sobjects");
-            sf_reply_not_found(c);
+            sfs_endpoint(c, "GET sobjects");
+            sfs_reply_not_found(c);
             return;
         }
         if (n == 5)
-            sf_sobject_create(c, obj);
+            sfs_sobject_create(c, obj);
         else if (n == 6 && strcmp(c->seg[5], "describe") == 0)
-            sf_describe(c, obj);
+            sfs_describe(c, obj);
         else if (n == 6)
-            sf_sobject_row(c, obj, c->seg[5]);
+            sfs_sobject_row(c, obj, c->seg[5]);
         else if (n == 7)
-            sf_sobject_upsert(c, obj, c->seg[5], c->seg[6]);
+            sfs_sobject_upsert(c, obj, c->seg[5], c->seg[6]);
         else
-            sf_reply_not_found(c);
+            sfs_reply_not_found(c);
         return;
     }
     if (strcmp(r, "composite") == 0 && n >= 5 && strcmp(c->seg[4], "sobjects") == 0) {
         if (n == 5) {
-            if (sf_method(c, "POST"))
-                sf_collection_create(c);
-            else if (sf_method(c, "PATCH"))
-                sf_collection_update(c);
-            else if (sf_method(c, "DELETE"))
-                sf_collection_delete(c);
+            if (sfs_method(c, "POST"))
+                sfs_collection_create(c);
+            else if (sfs_method(c, "PATCH"))
+                sfs_collection_update(c);
+            else if (sfs_method(c, "DELETE"))
+                sfs_collection_delete(c);
             else
-                sf_reply_method(c, "POST,PATCH,DELETE");
+                sfs_reply_method(c, "POST,PATCH,DELETE");
             return;
         }
-        sf_object *obj = sf_visible_object(c, c->seg[5]);
+        sfs_object *obj = sfs_visible_object(c, c->seg[5]);
         if (!obj) {
-            sf_reply_not_found(c);
+            sfs_reply_not_found(c);
             return;
         }
         if (n == 6)
-            sf_collection_retrieve(c, obj);
+            sfs_collection_retrieve(c, obj);
         else if (n == 7)
-            sf_collection_upsert(c, obj, c->seg[6]);
+            sfs_collection_upsert(c, obj, c->seg[6]);
         else
-            sf_reply_not_found(c);
+            sfs_reply_not_found(c);
         return;
     }
-    sf_reply_not_found(c);
+    sfs_reply_not_found(c);
 }
 
-static void sf_route(sf_call *c)
+static void sfs_route(sfs_call *c)
 {
     /* Split the path into segments (a trailing slash is ignored). */
     const char *p = c->req->path ? c->req->path : "";
@@ -1275,7 +1275,7 @@ static void sf_route(sf_call *c)
         const char *slash = strchr(p, '/');
         size_t l = slash ? (size_t)(slash - p) : strlen(p);
         if (c->n_seg == SF_MAX_SEGMENTS) {
-            sf_reply_not_found(c);
+            sfs_reply_not_found(c);
             return;
         }
         c->seg[c->n_seg++] = strndup(p, l);
@@ -1286,32 +1286,32 @@ static void sf_route(sf_call *c)
     if (n == 3 && strcmp(s[0], "services") == 0 && strcmp(s[1], "oauth2") == 0 &&
         strcmp(s[2], "token") == 0) {
         if (c->req->fault != SBX_FAULT_NONE) {
-            sf_endpoint(c, "POST oauth2/token");
-            sf_reply_unavailable(c);
+            sfs_endpoint(c, "POST oauth2/token");
+            sfs_reply_unavailable(c);
             return;
         }
-        sf_oauth_token(c);
+        sfs_oauth_token(c);
     } else if (n == 3 && strcmp(s[0], "id") == 0) {
-        sf_identity(c);
+        sfs_identity(c);
     } else if (n == 2 && strcmp(s[0], "services") == 0 && strcmp(s[1], "data") == 0) {
-        sf_endpoint(c, "GET versions");
+        sfs_endpoint(c, "GET versions");
         sbx_respond_json(c->resp, 200,
                          json_pack("[{s:s,s:s,s:s}]", "label", "Spring '24", "url",
                                    "/services/data/v60.0", "version", "60.0"));
     } else if (n >= 3 && strcmp(s[0], "services") == 0 && strcmp(s[1], "data") == 0) {
-        sf_data_api(c);
+        sfs_data_api(c);
     } else {
-        sf_reply_not_found(c);
+        sfs_reply_not_found(c);
     }
 }
 
-static void sf_handle(void *state, const sbx_request *req, sbx_response *resp)
+static void sfs_handle(void *state, const sbx_request *req, sbx_response *resp)
 {
-    sf_state *st = state;
-    sf_call c = {.st = st, .req = req, .resp = resp};
+    sfs_state *st = state;
+    sfs_call c = {.st = st, .req = req, .resp = resp};
     pthread_mutex_lock(&st->mu);
-    sf_route(&c);
-    sf_limit_header(&c);
+    sfs_route(&c);
+    sfs_limit_header(&c);
     pthread_mutex_unlock(&st->mu);
     for (int i = 0; i < c.n_seg; i++)
         free(c.seg[i]);
@@ -1319,33 +1319,33 @@ static void sf_handle(void *state, const sbx_request *req, sbx_response *resp)
 
 /* ---- vendor ops ---- */
 
-static void *sf_create(json_t *section, uint64_t seed, char *err, size_t err_len)
+static void *sfs_create(json_t *section, uint64_t seed, char *err, size_t err_len)
 {
-    return sf_store_create(section, seed, err, err_len);
+    return sfs_store_create(section, seed, err, err_len);
 }
 
-static void sf_destroy(void *state)
+static void sfs_destroy(void *state)
 {
-    sf_state *st = state;
+    sfs_state *st = state;
     if (!st)
         return;
-    sf_query_close_all(st);
-    sf_store_destroy(st);
+    sfs_query_close_all(st);
+    sfs_store_destroy(st);
 }
 
-static int sf_admin(void *state, const char *action, json_t *body, int64_t now_ms, json_t **out)
+static int sfs_admin(void *state, const char *action, json_t *body, int64_t now_ms, json_t **out)
 {
-    sf_state *st = state;
+    sfs_state *st = state;
     pthread_mutex_lock(&st->mu);
-    int status = sf_admin_action(st, action, body, now_ms, out);
+    int status = sfs_admin_action(st, action, body, now_ms, out);
     pthread_mutex_unlock(&st->mu);
     return status;
 }
 
 const sbx_vendor_ops sbx_salesforce_ops = {
     .name = "salesforce",
-    .create = sf_create,
-    .destroy = sf_destroy,
-    .handle = sf_handle,
-    .admin = sf_admin,
+    .create = sfs_create,
+    .destroy = sfs_destroy,
+    .handle = sfs_handle,
+    .admin = sfs_admin,
 };

@@ -6,8 +6,8 @@
  *
  * Callers hold the state's mutex.
  */
-#ifndef CAMPSYNC_SF_QUERY_H
-#define CAMPSYNC_SF_QUERY_H
+#ifndef CAMPSYNC_SBX_SF_QUERY_H
+#define CAMPSYNC_SBX_SF_QUERY_H
 
 #include "sf_store.h"
 
@@ -22,18 +22,18 @@
  * for queryAll (deleted rows included). batch = page size (clamped to
  * 200..2000). Returns the HTTP status and sets *body to a new reference: the
  * first page, or Salesforce's error array. */
-int sf_query_run(sf_state *st, const char *q, int all, const char *version, int batch,
-                 const char *user_id, int64_t now_ms, json_t **body);
+int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, int batch,
+                  const char *user_id, int64_t now_ms, json_t **body);
 
 /* Serves the page at locator "01g...-2000" (the last segment of
- * nextRecordsUrl). Same return convention as sf_query_run. */
-int sf_query_more(sf_state *st, const char *locator, const char *version, const char *user_id,
-                  int64_t now_ms, json_t **body);
+ * nextRecordsUrl). Same return convention as sfs_query_run. */
+int sfs_query_more(sfs_state *st, const char *locator, const char *version, const char *user_id,
+                   int64_t now_ms, json_t **body);
 
 /* Frees every open cursor (on destroy). */
-void sf_query_close_all(sf_state *st);
+void sfs_query_close_all(sfs_state *st);
 
 /* One Salesforce error array: [{"message":..,"errorCode":..}] (new reference). */
-json_t *sf_error_array(const char *code, const char *message);
+json_t *sfs_error_array(const char *code, const char *message);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * Implementation of sf_store.h: object descriptions, record store, indexes,
+ * Implementation of sfs_store.h: object descriptions, record store, indexes,
  * dataset loading/dumping, and the write path with Salesforce's object rules.
  *
  * Records are immutable once stored: a write builds a new field map and swaps
@@ -21,19 +21,19 @@
 
 typedef struct {
     const char *name;
-    sf_type type;
+    sfs_type type;
     int flags;
     const char *ref;
-} sf_field_def;
+} sfs_field_def;
 
 typedef struct {
     const char *name;
     const char *prefix;
-    const sf_field_def *fields;
+    const sfs_field_def *fields;
     const char *indexed[4];
-} sf_object_def;
+} sfs_object_def;
 
-static const sf_field_def sf_system_fields[] = {
+static const sfs_field_def sfs_system_fields[] = {
     {"Id", SF_T_ID, 0, NULL},
     {"IsDeleted", SF_T_BOOL, 0, NULL},
     {"CreatedDate", SF_T_DATETIME, 0, NULL},
@@ -44,7 +44,7 @@ static const sf_field_def sf_system_fields[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_user_fields[] = {
+static const sfs_field_def sfs_user_fields[] = {
     {"Username", SF_T_STRING, CUR, NULL},
     {"FirstName", SF_T_STRING, CU, NULL},
     {"LastName", SF_T_STRING, CUR, NULL},
@@ -56,13 +56,13 @@ static const sf_field_def sf_user_fields[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_account_fields[] = {
+static const sfs_field_def sfs_account_fields[] = {
     {"Name", SF_T_STRING, CUR, NULL},    {"Type", SF_T_STRING, CU, NULL},
     {"Industry", SF_T_STRING, CU, NULL}, {"Website", SF_T_STRING, CU, NULL},
     {"OwnerId", SF_T_REF, CU, "User"},   {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_contact_fields[] = {
+static const sfs_field_def sfs_contact_fields[] = {
     {"FirstName", SF_T_STRING, CU, NULL},   {"LastName", SF_T_STRING, CUR, NULL},
     {"Name", SF_T_STRING, 0, NULL},         {"Email", SF_T_EMAIL, CU, NULL},
     {"Phone", SF_T_STRING, CU, NULL},       {"Title", SF_T_STRING, CU, NULL},
@@ -70,7 +70,7 @@ static const sf_field_def sf_contact_fields[] = {
     {"OwnerId", SF_T_REF, CU, "User"},      {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_lead_fields[] = {
+static const sfs_field_def sfs_lead_fields[] = {
     {"FirstName", SF_T_STRING, CU, NULL},
     {"LastName", SF_T_STRING, CUR, NULL},
     {"Name", SF_T_STRING, 0, NULL},
@@ -88,7 +88,7 @@ static const sf_field_def sf_lead_fields[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_campaign_fields[] = {
+static const sfs_field_def sfs_campaign_fields[] = {
     {"Name", SF_T_STRING, CUR, NULL},
     {"Type", SF_T_STRING, CU, NULL},
     {"Status", SF_T_STRING, CU, NULL},
@@ -104,13 +104,13 @@ static const sf_field_def sf_campaign_fields[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_cms_fields[] = {
+static const sfs_field_def sfs_cms_fields[] = {
     {"CampaignId", SF_T_REF, CR, "Campaign"}, {"Label", SF_T_STRING, CUR, NULL},
     {"SortOrder", SF_T_INT, CU, NULL},        {"IsDefault", SF_T_BOOL, CU, NULL},
     {"HasResponded", SF_T_BOOL, CU, NULL},    {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_member_fields[] = {
+static const sfs_field_def sfs_member_fields[] = {
     {"CampaignId", SF_T_REF, CR, "Campaign"},
     {"LeadId", SF_T_REF, SF_F_CREATE, "Lead"},
     {"ContactId", SF_T_REF, SF_F_CREATE, "Contact"},
@@ -120,7 +120,7 @@ static const sf_field_def sf_member_fields[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_opportunity_fields[] = {
+static const sfs_field_def sfs_opportunity_fields[] = {
     {"Name", SF_T_STRING, CUR, NULL},
     {"AccountId", SF_T_REF, CU, "Account"},
     {"Amount", SF_T_DOUBLE, CU, NULL},
@@ -134,28 +134,28 @@ static const sf_field_def sf_opportunity_fields[] = {
     {NULL, 0, 0, NULL},
 };
 
-static const sf_field_def sf_custom_object_fields[] = {
+static const sfs_field_def sfs_custom_object_fields[] = {
     {"Name", SF_T_STRING, CU, NULL},
     {"OwnerId", SF_T_REF, CU, "User"},
     {NULL, 0, 0, NULL},
 };
 
 /* Load order: referenced objects first. */
-static const sf_object_def sf_standard_objects[] = {
-    {"User", "005", sf_user_fields, {NULL}},
-    {"Account", "001", sf_account_fields, {NULL}},
-    {"Contact", "003", sf_contact_fields, {"AccountId", NULL}},
-    {"Lead", "00Q", sf_lead_fields, {NULL}},
-    {"Campaign", "701", sf_campaign_fields, {NULL}},
-    {"CampaignMemberStatus", "01Y", sf_cms_fields, {"CampaignId", NULL}},
-    {"CampaignMember", "00v", sf_member_fields, {"CampaignId", "LeadId", "ContactId", NULL}},
-    {"Opportunity", "006", sf_opportunity_fields, {"AccountId", NULL}},
+static const sfs_object_def sfs_standard_objects[] = {
+    {"User", "005", sfs_user_fields, {NULL}},
+    {"Account", "001", sfs_account_fields, {NULL}},
+    {"Contact", "003", sfs_contact_fields, {"AccountId", NULL}},
+    {"Lead", "00Q", sfs_lead_fields, {NULL}},
+    {"Campaign", "701", sfs_campaign_fields, {NULL}},
+    {"CampaignMemberStatus", "01Y", sfs_cms_fields, {"CampaignId", NULL}},
+    {"CampaignMember", "00v", sfs_member_fields, {"CampaignId", "LeadId", "ContactId", NULL}},
+    {"Opportunity", "006", sfs_opportunity_fields, {"AccountId", NULL}},
 };
-#define SF_N_STANDARD (sizeof sf_standard_objects / sizeof sf_standard_objects[0])
+#define SF_N_STANDARD (sizeof sfs_standard_objects / sizeof sfs_standard_objects[0])
 
 /* ---- errors ---- */
 
-void sf_err_set(sf_err *err, const char *code, const char *fmt, ...)
+void sfs_err_set(sfs_err *err, const char *code, const char *fmt, ...)
 {
     memset(err, 0, sizeof *err);
     snprintf(err->code, sizeof err->code, "%s", code);
@@ -165,31 +165,31 @@ void sf_err_set(sf_err *err, const char *code, const char *fmt, ...)
     va_end(ap);
 }
 
-void sf_err_field(sf_err *err, const char *field)
+void sfs_err_field(sfs_err *err, const char *field)
 {
     if (err->n_fields < 4)
         snprintf(err->fields[err->n_fields++], sizeof err->fields[0], "%s", field);
 }
 
-static void sf_err_readonly(sf_err *err, const char *field)
+static void sfs_err_readonly(sfs_err *err, const char *field)
 {
-    sf_err_set(err, "INVALID_FIELD_FOR_INSERT_UPDATE",
-               "Unable to create/update fields: %s. Please check the security settings of this "
-               "field and verify that it is read/write for your profile or permission set.",
-               field);
-    sf_err_field(err, field);
+    sfs_err_set(err, "INVALID_FIELD_FOR_INSERT_UPDATE",
+                "Unable to create/update fields: %s. Please check the security settings of this "
+                "field and verify that it is read/write for your profile or permission set.",
+                field);
+    sfs_err_field(err, field);
 }
 
 /* ---- schema ---- */
 
-static int sf_object_add_field(sf_object *obj, const char *name, sf_type type, int flags,
-                               const char *ref)
+static int sfs_object_add_field(sfs_object *obj, const char *name, sfs_type type, int flags,
+                                const char *ref)
 {
-    sf_field *f = realloc(obj->fields, (size_t)(obj->n_fields + 1) * sizeof *f);
+    sfs_field *f = realloc(obj->fields, (size_t)(obj->n_fields + 1) * sizeof *f);
     if (!f)
         return -1;
     obj->fields = f;
-    sf_field *nf = &obj->fields[obj->n_fields];
+    sfs_field *nf = &obj->fields[obj->n_fields];
     nf->name = strdup(name);
     nf->ref = ref ? strdup(ref) : NULL;
     nf->type = type;
@@ -203,13 +203,13 @@ static int sf_object_add_field(sf_object *obj, const char *name, sf_type type, i
     return 0;
 }
 
-static sf_object *sf_object_new(sf_state *st, const char *name, const char *prefix, int custom)
+static sfs_object *sfs_object_new(sfs_state *st, const char *name, const char *prefix, int custom)
 {
-    sf_object **objs = realloc(st->objs, (size_t)(st->n_objs + 1) * sizeof *objs);
+    sfs_object **objs = realloc(st->objs, (size_t)(st->n_objs + 1) * sizeof *objs);
     if (!objs)
         return NULL;
     st->objs = objs;
-    sf_object *obj = calloc(1, sizeof *obj);
+    sfs_object *obj = calloc(1, sizeof *obj);
     if (!obj)
         return NULL;
     obj->name = strdup(name);
@@ -220,40 +220,40 @@ static sf_object *sf_object_new(sf_state *st, const char *name, const char *pref
     snprintf(obj->prefix, sizeof obj->prefix, "%s", prefix);
     obj->custom = custom;
     st->objs[st->n_objs++] = obj;
-    for (int i = 0; sf_system_fields[i].name; i++) {
-        const sf_field_def *d = &sf_system_fields[i];
-        if (sf_object_add_field(obj, d->name, d->type, d->flags, d->ref) != 0)
+    for (int i = 0; sfs_system_fields[i].name; i++) {
+        const sfs_field_def *d = &sfs_system_fields[i];
+        if (sfs_object_add_field(obj, d->name, d->type, d->flags, d->ref) != 0)
             return NULL;
     }
     return obj;
 }
 
-static int sf_object_add_defs(sf_object *obj, const sf_field_def *defs)
+static int sfs_object_add_defs(sfs_object *obj, const sfs_field_def *defs)
 {
     for (int i = 0; defs[i].name; i++) {
-        if (sf_object_add_field(obj, defs[i].name, defs[i].type, defs[i].flags, defs[i].ref) != 0)
+        if (sfs_object_add_field(obj, defs[i].name, defs[i].type, defs[i].flags, defs[i].ref) != 0)
             return -1;
     }
     return 0;
 }
 
-static void sf_object_free(sf_object *obj)
+static void sfs_object_free(sfs_object *obj)
 {
     for (size_t i = 0; i < obj->recs.n; i++) {
-        sf_rec *r = obj->recs.items[i];
+        sfs_rec *r = obj->recs.items[i];
         json_decref(r->f);
         free(r);
     }
-    sf_vec_free(&obj->recs);
+    sfs_vec_free(&obj->recs);
     for (int i = 0; i < obj->n_idx; i++) {
-        sf_map *m = &obj->idx[i].map;
+        sfs_map *m = &obj->idx[i].map;
         for (size_t j = 0; j < m->cap; j++) {
             if (m->keys[j]) {
-                sf_vec_free(m->vals[j]);
+                sfs_vec_free(m->vals[j]);
                 free(m->vals[j]);
             }
         }
-        sf_map_free(m);
+        sfs_map_free(m);
     }
     for (int i = 0; i < obj->n_fields; i++) {
         free(obj->fields[i].name);
@@ -264,7 +264,7 @@ static void sf_object_free(sf_object *obj)
     free(obj);
 }
 
-sf_object *sf_object_find(const sf_state *st, const char *name)
+sfs_object *sfs_object_find(const sfs_state *st, const char *name)
 {
     for (int i = 0; i < st->n_objs; i++) {
         if (strcasecmp(st->objs[i]->name, name) == 0)
@@ -273,7 +273,7 @@ sf_object *sf_object_find(const sf_state *st, const char *name)
     return NULL;
 }
 
-const sf_field *sf_field_find(const sf_object *obj, const char *name)
+const sfs_field *sfs_field_find(const sfs_object *obj, const char *name)
 {
     for (int i = 0; i < obj->n_fields; i++) {
         if (strcasecmp(obj->fields[i].name, name) == 0)
@@ -282,11 +282,11 @@ const sf_field *sf_field_find(const sf_object *obj, const char *name)
     return NULL;
 }
 
-const sf_field *sf_relationship_find(const sf_object *obj, const char *rel)
+const sfs_field *sfs_relationship_find(const sfs_object *obj, const char *rel)
 {
     size_t n = strlen(rel);
     for (int i = 0; i < obj->n_fields; i++) {
-        const sf_field *f = &obj->fields[i];
+        const sfs_field *f = &obj->fields[i];
         size_t fl = strlen(f->name);
         if (f->type == SF_T_REF && fl == n + 2 && strncasecmp(f->name, rel, n) == 0 &&
             strcmp(f->name + n, "Id") == 0)
@@ -295,47 +295,47 @@ const sf_field *sf_relationship_find(const sf_object *obj, const char *rel)
     return NULL;
 }
 
-sf_rec *sf_rec_find(const sf_state *st, const char *id)
+sfs_rec *sfs_rec_find(const sfs_state *st, const char *id)
 {
     char norm[19];
-    if (!id || sf_id_normalize(id, strlen(id), norm) != 0)
+    if (!id || sfs_id_normalize(id, strlen(id), norm) != 0)
         return NULL;
-    return sf_map_get(&st->by_id, norm);
+    return sfs_map_get(&st->by_id, norm);
 }
 
-int sf_user_is_marketing(const sf_state *st, const char *user_id)
+int sfs_user_is_marketing(const sfs_state *st, const char *user_id)
 {
-    sf_rec *u = sf_rec_find(st, user_id);
+    sfs_rec *u = sfs_rec_find(st, user_id);
     if (!u || u->deleted)
         return 0;
     return json_is_true(json_object_get(u->f, "UserPermissionsMarketingUser"));
 }
 
-int sf_object_visible(const sf_state *st, const sf_object *obj, const char *user_id)
+int sfs_object_visible(const sfs_state *st, const sfs_object *obj, const char *user_id)
 {
     if (strcmp(obj->name, "CampaignMemberStatus") == 0)
-        return sf_user_is_marketing(st, user_id);
+        return sfs_user_is_marketing(st, user_id);
     return 1;
 }
 
 /* ---- value helpers ---- */
 
-static const char *sf_str(json_t *f, const char *name)
+static const char *sfs_str(json_t *f, const char *name)
 {
     return json_string_value(json_object_get(f, name));
 }
 
-static int sf_is_blank(json_t *v)
+static int sfs_is_blank(json_t *v)
 {
     return !v || json_is_null(v) || (json_is_string(v) && json_string_length(v) == 0);
 }
 
-static void sf_now_strings(int64_t now_ms, char dt[32])
+static void sfs_now_strings(int64_t now_ms, char dt[32])
 {
-    sf_time_format_datetime(now_ms, dt);
+    sfs_time_format_datetime(now_ms, dt);
 }
 
-static const char *sf_json_kind(json_t *v)
+static const char *sfs_json_kind(json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT:
@@ -357,7 +357,7 @@ static const char *sf_json_kind(json_t *v)
     }
 }
 
-static json_t *sf_coerce_fail(const char *type, json_t *value, sf_err *err)
+static json_t *sfs_coerce_fail(const char *type, json_t *value, sfs_err *err)
 {
     char shown[80] = "";
     if (json_is_string(value))
@@ -371,14 +371,14 @@ static json_t *sf_coerce_fail(const char *type, json_t *value, sf_err *err)
         snprintf(shown, sizeof shown, "%s", d ? d : "");
         free(d);
     }
-    sf_err_set(err, "JSON_PARSER_ERROR",
-               "Cannot deserialize instance of %s from %s value %s or request may be missing a "
-               "required field",
-               type, sf_json_kind(value), shown);
+    sfs_err_set(err, "JSON_PARSER_ERROR",
+                "Cannot deserialize instance of %s from %s value %s or request may be missing a "
+                "required field",
+                type, sfs_json_kind(value), shown);
     return NULL;
 }
 
-json_t *sf_coerce(const sf_field *f, json_t *value, sf_err *err)
+json_t *sfs_coerce(const sfs_field *f, json_t *value, sfs_err *err)
 {
     if (json_is_null(value))
         return json_null();
@@ -386,7 +386,7 @@ json_t *sf_coerce(const sf_field *f, json_t *value, sf_err *err)
     case SF_T_ID:
     case SF_T_REF:
         if (!json_is_string(value))
-            return sf_coerce_fail("reference", value, err);
+            return sfs_coerce_fail("reference", value, err);
         return json_incref(value);
     case SF_T_STRING:
     case SF_T_EMAIL:
@@ -398,7 +398,7 @@ json_t *sf_coerce(const sf_field *f, json_t *value, sf_err *err)
             return json_sprintf("%g", json_real_value(value));
         if (json_is_boolean(value))
             return json_string(json_is_true(value) ? "true" : "false");
-        return sf_coerce_fail("string", value, err);
+        return sfs_coerce_fail("string", value, err);
     case SF_T_BOOL:
         if (json_is_boolean(value))
             return json_incref(value);
@@ -406,7 +406,7 @@ json_t *sf_coerce(const sf_field *f, json_t *value, sf_err *err)
             return json_true();
         if (json_is_string(value) && strcasecmp(json_string_value(value), "false") == 0)
             return json_false();
-        return sf_coerce_fail("boolean", value, err);
+        return sfs_coerce_fail("boolean", value, err);
     case SF_T_INT:
     case SF_T_DOUBLE: {
         double d;
@@ -417,13 +417,13 @@ json_t *sf_coerce(const sf_field *f, json_t *value, sf_err *err)
             char *end;
             d = strtod(s, &end);
             if (!*s || *end)
-                return sf_coerce_fail(f->type == SF_T_INT ? "int" : "double", value, err);
+                return sfs_coerce_fail(f->type == SF_T_INT ? "int" : "double", value, err);
         } else {
-            return sf_coerce_fail(f->type == SF_T_INT ? "int" : "double", value, err);
+            return sfs_coerce_fail(f->type == SF_T_INT ? "int" : "double", value, err);
         }
         if (f->type == SF_T_INT) {
             if (d != (double)(json_int_t)d)
-                return sf_coerce_fail("int", value, err);
+                return sfs_coerce_fail("int", value, err);
             return json_integer((json_int_t)d);
         }
         return json_real(d);
@@ -434,26 +434,26 @@ json_t *sf_coerce(const sf_field *f, json_t *value, sf_err *err)
         int kind;
         const char *s = json_string_value(value);
         const char *tname = f->type == SF_T_DATE ? "date" : "datetime";
-        if (!s || sf_time_parse(s, strlen(s), &ms, &kind) != 0)
-            return sf_coerce_fail(tname, value, err);
+        if (!s || sfs_time_parse(s, strlen(s), &ms, &kind) != 0)
+            return sfs_coerce_fail(tname, value, err);
         char buf[32];
         if (f->type == SF_T_DATE)
-            sf_time_format_date(ms, buf);
+            sfs_time_format_date(ms, buf);
         else
-            sf_time_format_datetime(ms, buf);
+            sfs_time_format_datetime(ms, buf);
         return json_string(buf);
     }
     case SF_T_ANY:
         if (json_is_object(value) || json_is_array(value))
-            return sf_coerce_fail("string", value, err);
+            return sfs_coerce_fail("string", value, err);
         return json_incref(value);
     }
-    return sf_coerce_fail("string", value, err);
+    return sfs_coerce_fail("string", value, err);
 }
 
 /* ---- indexes and maps ---- */
 
-static sf_index *sf_index_for(sf_object *obj, const char *field)
+static sfs_index *sfs_index_for(sfs_object *obj, const char *field)
 {
     for (int i = 0; i < obj->n_idx; i++) {
         if (strcmp(obj->idx[i].field->name, field) == 0)
@@ -462,28 +462,28 @@ static sf_index *sf_index_for(sf_object *obj, const char *field)
     return NULL;
 }
 
-static int sf_index_add(sf_index *ix, const char *key, sf_rec *r)
+static int sfs_index_add(sfs_index *ix, const char *key, sfs_rec *r)
 {
-    sf_vec *v = sf_map_get(&ix->map, key);
+    sfs_vec *v = sfs_map_get(&ix->map, key);
     if (!v) {
         v = calloc(1, sizeof *v);
-        if (!v || sf_map_put(&ix->map, key, v) != 0) {
+        if (!v || sfs_map_put(&ix->map, key, v) != 0) {
             free(v);
             return -1;
         }
     }
-    return sf_vec_push(v, r);
+    return sfs_vec_push(v, r);
 }
 
-static void sf_index_remove(sf_index *ix, const char *key, sf_rec *r)
+static void sfs_index_remove(sfs_index *ix, const char *key, sfs_rec *r)
 {
-    sf_vec *v = sf_map_get(&ix->map, key);
+    sfs_vec *v = sfs_map_get(&ix->map, key);
     if (v)
-        sf_vec_remove(v, r);
+        sfs_vec_remove(v, r);
 }
 
 /* The index key of a value: strings as they are, numbers in decimal. */
-static int sf_index_key(json_t *v, char out[128])
+static int sfs_index_key(json_t *v, char out[128])
 {
     if (json_is_string(v) && json_string_length(v) < 128) {
         memcpy(out, json_string_value(v), json_string_length(v) + 1);
@@ -500,93 +500,96 @@ static int sf_index_key(json_t *v, char out[128])
     return -1;
 }
 
-int sf_store_lookup(sf_state *st, sf_object *obj, const sf_field *f, json_t *value, sf_vec *out)
+int sfs_store_lookup(sfs_state *st, sfs_object *obj, const sfs_field *f, json_t *value,
+                     sfs_vec *out)
 {
     (void)st;
     char key[128];
-    if (sf_index_key(value, key) != 0)
+    if (sfs_index_key(value, key) != 0)
         return 0;
-    sf_index *ix = sf_index_for(obj, f->name);
+    sfs_index *ix = sfs_index_for(obj, f->name);
     if (!ix && obj->n_idx < (int)(sizeof obj->idx / sizeof obj->idx[0])) {
         ix = &obj->idx[obj->n_idx++];
         ix->field = f;
         for (size_t i = 0; i < obj->recs.n; i++) {
-            sf_rec *r = obj->recs.items[i];
+            sfs_rec *r = obj->recs.items[i];
             char k[128];
-            if (sf_index_key(json_object_get(r->f, f->name), k) == 0 && sf_index_add(ix, k, r) != 0)
+            if (sfs_index_key(json_object_get(r->f, f->name), k) == 0 &&
+                sfs_index_add(ix, k, r) != 0)
                 return -1;
         }
     }
     if (ix) {
-        sf_vec *v = sf_map_get(&ix->map, key);
+        sfs_vec *v = sfs_map_get(&ix->map, key);
         for (size_t i = 0; v && i < v->n; i++) {
-            sf_rec *r = v->items[i];
-            if (!r->deleted && sf_vec_push(out, r) != 0)
+            sfs_rec *r = v->items[i];
+            if (!r->deleted && sfs_vec_push(out, r) != 0)
                 return -1;
         }
         return 0;
     }
     /* Every index slot taken: scan. */
     for (size_t i = 0; i < obj->recs.n; i++) {
-        sf_rec *r = obj->recs.items[i];
+        sfs_rec *r = obj->recs.items[i];
         char k[128];
-        if (!r->deleted && sf_index_key(json_object_get(r->f, f->name), k) == 0 &&
-            strcmp(k, key) == 0 && sf_vec_push(out, r) != 0)
+        if (!r->deleted && sfs_index_key(json_object_get(r->f, f->name), k) == 0 &&
+            strcmp(k, key) == 0 && sfs_vec_push(out, r) != 0)
             return -1;
     }
     return 0;
 }
 
 /* Records of obj whose indexed field equals id (tombstones included). */
-static sf_vec *sf_index_lookup(sf_state *st, const char *object, const char *field, const char *id)
+static sfs_vec *sfs_index_lookup(sfs_state *st, const char *object, const char *field,
+                                 const char *id)
 {
-    sf_object *obj = sf_object_find(st, object);
-    sf_index *ix = obj ? sf_index_for(obj, field) : NULL;
-    return ix && id ? sf_map_get(&ix->map, id) : NULL;
+    sfs_object *obj = sfs_object_find(st, object);
+    sfs_index *ix = obj ? sfs_index_for(obj, field) : NULL;
+    return ix && id ? sfs_map_get(&ix->map, id) : NULL;
 }
 
-static void sf_member_key(json_t *f, char out[48])
+static void sfs_member_key(json_t *f, char out[48])
 {
-    const char *person = sf_str(f, "ContactId");
+    const char *person = sfs_str(f, "ContactId");
     if (!person)
-        person = sf_str(f, "LeadId");
-    snprintf(out, 48, "%s/%s", sf_str(f, "CampaignId") ? sf_str(f, "CampaignId") : "",
+        person = sfs_str(f, "LeadId");
+    snprintf(out, 48, "%s/%s", sfs_str(f, "CampaignId") ? sfs_str(f, "CampaignId") : "",
              person ? person : "");
 }
 
 /* Keeps indexes and the member key map in step when rec's fields change from
  * old_f (NULL = new record) to new_f (NULL = record removed). */
-static void sf_reindex(sf_state *st, sf_rec *rec, json_t *old_f, int old_deleted, json_t *new_f,
-                       int new_deleted)
+static void sfs_reindex(sfs_state *st, sfs_rec *rec, json_t *old_f, int old_deleted, json_t *new_f,
+                        int new_deleted)
 {
-    sf_object *obj = rec->obj;
+    sfs_object *obj = rec->obj;
     for (int i = 0; i < obj->n_idx; i++) {
         const char *name = obj->idx[i].field->name;
         char ov[128], nv[128];
-        int has_o = old_f && sf_index_key(json_object_get(old_f, name), ov) == 0;
-        int has_n = new_f && sf_index_key(json_object_get(new_f, name), nv) == 0;
+        int has_o = old_f && sfs_index_key(json_object_get(old_f, name), ov) == 0;
+        int has_n = new_f && sfs_index_key(json_object_get(new_f, name), nv) == 0;
         if (has_o && has_n && strcmp(ov, nv) == 0)
             continue;
         if (has_o)
-            sf_index_remove(&obj->idx[i], ov, rec);
+            sfs_index_remove(&obj->idx[i], ov, rec);
         if (has_n)
-            sf_index_add(&obj->idx[i], nv, rec);
+            sfs_index_add(&obj->idx[i], nv, rec);
     }
     if (strcmp(obj->name, "CampaignMember") == 0) {
         char key[48];
         if (old_f && !old_deleted) {
-            sf_member_key(old_f, key);
-            if (sf_map_get(&st->member_key, key) == rec)
-                sf_map_del(&st->member_key, key);
+            sfs_member_key(old_f, key);
+            if (sfs_map_get(&st->member_key, key) == rec)
+                sfs_map_del(&st->member_key, key);
         }
         if (new_f && !new_deleted) {
-            sf_member_key(new_f, key);
-            sf_map_put(&st->member_key, key, rec);
+            sfs_member_key(new_f, key);
+            sfs_map_put(&st->member_key, key, rec);
         }
     }
 }
 
-static void sf_journal_push(sf_state *st, int kind, sf_rec *rec, json_t *old_f)
+static void sfs_journal_push(sfs_state *st, int kind, sfs_rec *rec, json_t *old_f)
 {
     if (!st->journaling) {
         json_decref(old_f);
@@ -594,7 +597,7 @@ static void sf_journal_push(sf_state *st, int kind, sf_rec *rec, json_t *old_f)
     }
     if (st->n_journal == st->cap_journal) {
         size_t ncap = st->cap_journal ? st->cap_journal * 2 : 64;
-        sf_journal_entry *j = realloc(st->journal, ncap * sizeof *j);
+        sfs_journal_entry *j = realloc(st->journal, ncap * sizeof *j);
         if (!j) {
             /* Without memory the write cannot be undone; keep the old map alive
              * anyway so nothing dangles, and accept the leak. */
@@ -603,16 +606,16 @@ static void sf_journal_push(sf_state *st, int kind, sf_rec *rec, json_t *old_f)
         st->journal = j;
         st->cap_journal = ncap;
     }
-    st->journal[st->n_journal++] = (sf_journal_entry){kind, rec, old_f};
+    st->journal[st->n_journal++] = (sfs_journal_entry){kind, rec, old_f};
 }
 
-void sf_journal_begin(sf_state *st)
+void sfs_journal_begin(sfs_state *st)
 {
     st->journaling = 1;
     st->n_journal = 0;
 }
 
-void sf_journal_commit(sf_state *st)
+void sfs_journal_commit(sfs_state *st)
 {
     for (size_t i = 0; i < st->n_journal; i++)
         json_decref(st->journal[i].old_f);
@@ -620,20 +623,20 @@ void sf_journal_commit(sf_state *st)
     st->journaling = 0;
 }
 
-void sf_journal_rollback(sf_state *st)
+void sfs_journal_rollback(sfs_state *st)
 {
     for (size_t i = st->n_journal; i-- > 0;) {
-        sf_journal_entry *e = &st->journal[i];
-        sf_rec *rec = e->rec;
+        sfs_journal_entry *e = &st->journal[i];
+        sfs_rec *rec = e->rec;
         if (e->kind == 0) {
-            sf_reindex(st, rec, rec->f, rec->deleted, NULL, 0);
-            sf_map_del(&st->by_id, rec->id);
-            sf_vec_remove(&rec->obj->recs, rec);
+            sfs_reindex(st, rec, rec->f, rec->deleted, NULL, 0);
+            sfs_map_del(&st->by_id, rec->id);
+            sfs_vec_remove(&rec->obj->recs, rec);
             json_decref(rec->f);
             free(rec);
         } else {
             int old_deleted = json_is_true(json_object_get(e->old_f, "IsDeleted"));
-            sf_reindex(st, rec, rec->f, rec->deleted, e->old_f, old_deleted);
+            sfs_reindex(st, rec, rec->f, rec->deleted, e->old_f, old_deleted);
             json_decref(rec->f);
             rec->f = e->old_f;
             rec->deleted = old_deleted;
@@ -644,47 +647,47 @@ void sf_journal_rollback(sf_state *st)
 }
 
 /* Stores a brand-new record (fields complete). */
-static sf_rec *sf_store_new(sf_state *st, sf_object *obj, const char *id, json_t *f)
+static sfs_rec *sfs_store_new(sfs_state *st, sfs_object *obj, const char *id, json_t *f)
 {
-    sf_rec *rec = calloc(1, sizeof *rec);
+    sfs_rec *rec = calloc(1, sizeof *rec);
     if (!rec)
         return NULL;
     rec->obj = obj;
     memcpy(rec->id, id, 19);
     rec->f = f;
     rec->deleted = json_is_true(json_object_get(f, "IsDeleted"));
-    if (sf_vec_push(&obj->recs, rec) != 0 || sf_map_put(&st->by_id, rec->id, rec) != 0) {
-        sf_vec_remove(&obj->recs, rec);
+    if (sfs_vec_push(&obj->recs, rec) != 0 || sfs_map_put(&st->by_id, rec->id, rec) != 0) {
+        sfs_vec_remove(&obj->recs, rec);
         free(rec);
         return NULL;
     }
-    sf_reindex(st, rec, NULL, 0, f, rec->deleted);
-    sf_journal_push(st, 0, rec, NULL);
+    sfs_reindex(st, rec, NULL, 0, f, rec->deleted);
+    sfs_journal_push(st, 0, rec, NULL);
     return rec;
 }
 
 /* Swaps in a new field map (takes the reference to f). */
-static void sf_store_replace(sf_state *st, sf_rec *rec, json_t *f)
+static void sfs_store_replace(sfs_state *st, sfs_rec *rec, json_t *f)
 {
     int new_deleted = json_is_true(json_object_get(f, "IsDeleted"));
-    sf_reindex(st, rec, rec->f, rec->deleted, f, new_deleted);
+    sfs_reindex(st, rec, rec->f, rec->deleted, f, new_deleted);
     json_t *old = rec->f;
     rec->f = f;
     rec->deleted = new_deleted;
-    sf_journal_push(st, 1, rec, old);
+    sfs_journal_push(st, 1, rec, old);
 }
 
-static void sf_new_id(sf_state *st, const char *prefix, char out[19])
+static void sfs_new_id(sfs_state *st, const char *prefix, char out[19])
 {
     do {
-        sf_id_make(prefix, st->next_id++, out);
-    } while (sf_map_get(&st->by_id, out));
+        sfs_id_make(prefix, st->next_id++, out);
+    } while (sfs_map_get(&st->by_id, out));
 }
 
-static void sf_stamp(json_t *f, int64_t now_ms, const char *user_id)
+static void sfs_stamp(json_t *f, int64_t now_ms, const char *user_id)
 {
     char dt[32];
-    sf_now_strings(now_ms, dt);
+    sfs_now_strings(now_ms, dt);
     json_object_set_new(f, "LastModifiedDate", json_string(dt));
     json_object_set_new(f, "SystemModstamp", json_string(dt));
     if (user_id && *user_id)
@@ -693,53 +696,53 @@ static void sf_stamp(json_t *f, int64_t now_ms, const char *user_id)
 
 /* ---- derived fields ---- */
 
-static json_t *sf_find_status(sf_state *st, const char *campaign_id, const char *label)
+static json_t *sfs_find_status(sfs_state *st, const char *campaign_id, const char *label)
 {
-    sf_vec *v = sf_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign_id);
+    sfs_vec *v = sfs_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign_id);
     for (size_t i = 0; v && i < v->n; i++) {
-        sf_rec *r = v->items[i];
-        const char *l = sf_str(r->f, "Label");
+        sfs_rec *r = v->items[i];
+        const char *l = sfs_str(r->f, "Label");
         if (!r->deleted && l && label && strcasecmp(l, label) == 0)
             return r->f;
     }
     return NULL;
 }
 
-static json_t *sf_default_status(sf_state *st, const char *campaign_id)
+static json_t *sfs_default_status(sfs_state *st, const char *campaign_id)
 {
-    sf_vec *v = sf_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign_id);
+    sfs_vec *v = sfs_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign_id);
     for (size_t i = 0; v && i < v->n; i++) {
-        sf_rec *r = v->items[i];
+        sfs_rec *r = v->items[i];
         if (!r->deleted && json_is_true(json_object_get(r->f, "IsDefault")))
             return r->f;
     }
     return NULL;
 }
 
-static void sf_derive(sf_state *st, sf_object *obj, json_t *f, int64_t now_ms)
+static void sfs_derive(sfs_state *st, sfs_object *obj, json_t *f, int64_t now_ms)
 {
     const char *name = obj->name;
     if (strcmp(name, "Lead") == 0 || strcmp(name, "Contact") == 0 || strcmp(name, "User") == 0) {
-        const char *fn = sf_str(f, "FirstName"), *ln = sf_str(f, "LastName");
+        const char *fn = sfs_str(f, "FirstName"), *ln = sfs_str(f, "LastName");
         if (fn && *fn && ln)
             json_object_set_new(f, "Name", json_sprintf("%s %s", fn, ln));
         else if (ln)
             json_object_set_new(f, "Name", json_string(ln));
     } else if (strcmp(name, "Opportunity") == 0) {
-        const char *stage = sf_str(f, "StageName");
+        const char *stage = sfs_str(f, "StageName");
         int closed = stage && strncasecmp(stage, "Closed", 6) == 0;
         int won = stage && strcasecmp(stage, "Closed Won") == 0;
         json_object_set_new(f, "IsClosed", json_boolean(closed));
         json_object_set_new(f, "IsWon", json_boolean(won));
     } else if (strcmp(name, "CampaignMember") == 0) {
-        json_t *status = sf_find_status(st, sf_str(f, "CampaignId"), sf_str(f, "Status"));
+        json_t *status = sfs_find_status(st, sfs_str(f, "CampaignId"), sfs_str(f, "Status"));
         if (!status)
             return;
         int responded = json_is_true(json_object_get(status, "HasResponded"));
         json_object_set_new(f, "HasResponded", json_boolean(responded));
-        if (responded && sf_is_blank(json_object_get(f, "FirstRespondedDate"))) {
+        if (responded && sfs_is_blank(json_object_get(f, "FirstRespondedDate"))) {
             char d[16];
-            sf_time_format_date(now_ms, d);
+            sfs_time_format_date(now_ms, d);
             json_object_set_new(f, "FirstRespondedDate", json_string(d));
         }
     }
@@ -747,7 +750,7 @@ static void sf_derive(sf_state *st, sf_object *obj, json_t *f, int64_t now_ms)
 
 /* ---- field input ---- */
 
-static void sf_ref_label(const char *field, char *out, size_t len)
+static void sfs_ref_label(const char *field, char *out, size_t len)
 {
     size_t n = strlen(field);
     if (n > 2 && strcmp(field + n - 2, "Id") == 0)
@@ -757,26 +760,26 @@ static void sf_ref_label(const char *field, char *out, size_t len)
 }
 
 /* Validates a reference value and rewrites it in its 18-char form. */
-static int sf_check_ref(sf_state *st, const sf_field *f, json_t *fields, sf_err *err)
+static int sfs_check_ref(sfs_state *st, const sfs_field *f, json_t *fields, sfs_err *err)
 {
     json_t *v = json_object_get(fields, f->name);
-    if (sf_is_blank(v))
+    if (sfs_is_blank(v))
         return 0;
     const char *s = json_string_value(v);
     char norm[19], label[80];
-    sf_object *target = sf_object_find(st, f->ref);
-    sf_ref_label(f->name, label, sizeof label);
-    if (sf_id_normalize(s, strlen(s), norm) != 0 || !target ||
+    sfs_object *target = sfs_object_find(st, f->ref);
+    sfs_ref_label(f->name, label, sizeof label);
+    if (sfs_id_normalize(s, strlen(s), norm) != 0 || !target ||
         strncmp(norm, target->prefix, 3) != 0) {
-        sf_err_set(err, "FIELD_INTEGRITY_EXCEPTION", "%s: id value of incorrect type: %s", label,
-                   s);
-        sf_err_field(err, f->name);
+        sfs_err_set(err, "FIELD_INTEGRITY_EXCEPTION", "%s: id value of incorrect type: %s", label,
+                    s);
+        sfs_err_field(err, f->name);
         return -1;
     }
-    sf_rec *r = sf_map_get(&st->by_id, norm);
+    sfs_rec *r = sfs_map_get(&st->by_id, norm);
     if (!r || r->deleted) {
-        sf_err_set(err, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id");
-        sf_err_field(err, f->name);
+        sfs_err_set(err, "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id");
+        sfs_err_field(err, f->name);
         return -1;
     }
     json_object_set_new(fields, f->name, json_string(norm));
@@ -784,8 +787,8 @@ static int sf_check_ref(sf_state *st, const sf_field *f, json_t *fields, sf_err 
 }
 
 /* Copies the input values into f with the write checks of an API call. */
-static int sf_apply_input(sf_state *st, sf_object *obj, json_t *f, json_t *input, int insert,
-                          sf_err *err)
+static int sfs_apply_input(sfs_state *st, sfs_object *obj, json_t *f, json_t *input, int insert,
+                           sfs_err *err)
 {
     const char *key;
     json_t *value;
@@ -795,35 +798,35 @@ static int sf_apply_input(sf_state *st, sf_object *obj, json_t *f, json_t *input
             continue;
         if (strcasecmp(key, "Id") == 0) {
             if (insert && !json_is_null(value)) {
-                sf_err_set(err, "INVALID_FIELD", "cannot specify Id in an insert call");
-                sf_err_field(err, "Id");
+                sfs_err_set(err, "INVALID_FIELD", "cannot specify Id in an insert call");
+                sfs_err_field(err, "Id");
                 return -1;
             }
             continue;
         }
-        const sf_field *fd = sf_field_find(obj, key);
+        const sfs_field *fd = sfs_field_find(obj, key);
         if (!fd) {
-            sf_err_set(err, "INVALID_FIELD", "No such column '%s' on sobject of type %s", key,
-                       obj->name);
+            sfs_err_set(err, "INVALID_FIELD", "No such column '%s' on sobject of type %s", key,
+                        obj->name);
             return -1;
         }
         if (!(fd->flags & (insert ? SF_F_CREATE : SF_F_UPDATE))) {
-            sf_err_readonly(err, fd->name);
+            sfs_err_readonly(err, fd->name);
             return -1;
         }
-        json_t *cv = sf_coerce(fd, value, err);
+        json_t *cv = sfs_coerce(fd, value, err);
         if (!cv)
             return -1;
         json_object_set_new(f, fd->name, cv);
-        if (fd->type == SF_T_REF && sf_check_ref(st, fd, f, err) != 0)
+        if (fd->type == SF_T_REF && sfs_check_ref(st, fd, f, err) != 0)
             return -1;
         if (fd->type == SF_T_EMAIL && json_is_string(cv) && json_string_length(cv) > 0) {
             const char *e = json_string_value(cv);
             const char *at = strchr(e, '@');
             if (!at || at == e || !strchr(at, '.') || strchr(e, ' ') || strchr(at + 1, '@')) {
-                sf_err_set(err, "INVALID_EMAIL_ADDRESS", "%s: invalid email address: %s", fd->name,
-                           e);
-                sf_err_field(err, fd->name);
+                sfs_err_set(err, "INVALID_EMAIL_ADDRESS", "%s: invalid email address: %s", fd->name,
+                            e);
+                sfs_err_field(err, fd->name);
                 return -1;
             }
         }
@@ -831,23 +834,23 @@ static int sf_apply_input(sf_state *st, sf_object *obj, json_t *f, json_t *input
     return 0;
 }
 
-static int sf_check_required(sf_object *obj, json_t *f, sf_err *err)
+static int sfs_check_required(sfs_object *obj, json_t *f, sfs_err *err)
 {
     char list[256] = "";
     int missing = 0;
-    sf_err tmp = {0};
+    sfs_err tmp = {0};
     for (int i = 0; i < obj->n_fields; i++) {
-        const sf_field *fd = &obj->fields[i];
-        if (!(fd->flags & SF_F_REQUIRED) || !sf_is_blank(json_object_get(f, fd->name)))
+        const sfs_field *fd = &obj->fields[i];
+        if (!(fd->flags & SF_F_REQUIRED) || !sfs_is_blank(json_object_get(f, fd->name)))
             continue;
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%s", missing ? ", " : "", fd->name);
-        sf_err_field(&tmp, fd->name);
+        sfs_err_field(&tmp, fd->name);
         missing++;
     }
     if (!missing)
         return 0;
-    sf_err_set(err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]", list);
+    sfs_err_set(err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]", list);
     memcpy(err->fields, tmp.fields, sizeof tmp.fields);
     err->n_fields = tmp.n_fields;
     return -1;
@@ -855,82 +858,82 @@ static int sf_check_required(sf_object *obj, json_t *f, sf_err *err)
 
 /* ---- object rules ---- */
 
-static int sf_rules_member(sf_state *st, json_t *f, json_t *old, sf_err *err)
+static int sfs_rules_member(sfs_state *st, json_t *f, json_t *old, sfs_err *err)
 {
-    const char *campaign = sf_str(f, "CampaignId");
-    const char *lead = sf_str(f, "LeadId"), *contact = sf_str(f, "ContactId");
+    const char *campaign = sfs_str(f, "CampaignId");
+    const char *lead = sfs_str(f, "LeadId"), *contact = sfs_str(f, "ContactId");
     if (!old) {
         if (!lead && !contact) {
-            sf_err_set(err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]",
-                       "LeadId, ContactId");
-            sf_err_field(err, "LeadId");
-            sf_err_field(err, "ContactId");
+            sfs_err_set(err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]",
+                        "LeadId, ContactId");
+            sfs_err_field(err, "LeadId");
+            sfs_err_field(err, "ContactId");
             return -1;
         }
         if (lead && contact) {
-            sf_err_set(err, "FIELD_INTEGRITY_EXCEPTION",
-                       "A campaign member can reference a lead or a contact, not both.");
-            sf_err_field(err, "LeadId");
-            sf_err_field(err, "ContactId");
+            sfs_err_set(err, "FIELD_INTEGRITY_EXCEPTION",
+                        "A campaign member can reference a lead or a contact, not both.");
+            sfs_err_field(err, "LeadId");
+            sfs_err_field(err, "ContactId");
             return -1;
         }
         if (lead) {
-            sf_rec *l = sf_rec_find(st, lead);
+            sfs_rec *l = sfs_rec_find(st, lead);
             if (l && json_is_true(json_object_get(l->f, "IsConverted"))) {
-                sf_err_set(err, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead");
-                sf_err_field(err, "LeadId");
+                sfs_err_set(err, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead");
+                sfs_err_field(err, "LeadId");
                 return -1;
             }
         }
         char key[48];
-        sf_member_key(f, key);
-        if (sf_map_get(&st->member_key, key)) {
-            sf_err_set(err, "DUPLICATE_VALUE", "Already a campaign member.");
+        sfs_member_key(f, key);
+        if (sfs_map_get(&st->member_key, key)) {
+            sfs_err_set(err, "DUPLICATE_VALUE", "Already a campaign member.");
             return -1;
         }
     }
     json_t *status = json_object_get(f, "Status");
-    if (sf_is_blank(status)) {
+    if (sfs_is_blank(status)) {
         if (old) {
-            sf_err_set(err, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                       "Status: bad value for restricted picklist field: ");
-            sf_err_field(err, "Status");
+            sfs_err_set(err, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                        "Status: bad value for restricted picklist field: ");
+            sfs_err_field(err, "Status");
             return -1;
         }
-        json_t *def = sf_default_status(st, campaign);
+        json_t *def = sfs_default_status(st, campaign);
         if (def)
             json_object_set(f, "Status", json_object_get(def, "Label"));
         return 0;
     }
-    json_t *found = sf_find_status(st, campaign, json_string_value(status));
+    json_t *found = sfs_find_status(st, campaign, json_string_value(status));
     if (!found) {
-        sf_err_set(err, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
-                   "Status: bad value for restricted picklist field: %s",
-                   json_string_value(status));
-        sf_err_field(err, "Status");
+        sfs_err_set(err, "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                    "Status: bad value for restricted picklist field: %s",
+                    json_string_value(status));
+        sfs_err_field(err, "Status");
         return -1;
     }
     json_object_set(f, "Status", json_object_get(found, "Label"));
     return 0;
 }
 
-static int sf_rules_cms(sf_state *st, sf_rec *self, json_t *f, json_t *old, sf_err *err)
+static int sfs_rules_cms(sfs_state *st, sfs_rec *self, json_t *f, json_t *old, sfs_err *err)
 {
-    const char *campaign = sf_str(f, "CampaignId");
-    const char *label = sf_str(f, "Label");
+    const char *campaign = sfs_str(f, "CampaignId");
+    const char *label = sfs_str(f, "Label");
     json_t *sort = json_object_get(f, "SortOrder");
-    sf_vec *v = sf_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign);
+    sfs_vec *v = sfs_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign);
     json_int_t max_sort = 0;
     for (size_t i = 0; v && i < v->n; i++) {
-        sf_rec *r = v->items[i];
+        sfs_rec *r = v->items[i];
         if (r->deleted || r == self)
             continue;
-        const char *l = sf_str(r->f, "Label");
+        const char *l = sfs_str(r->f, "Label");
         if (l && label && strcasecmp(l, label) == 0) {
-            sf_err_set(err, "DUPLICATE_VALUE",
-                       "duplicate value found: Label duplicates value on record with id: %s",
-                       r->id);
-            sf_err_field(err, "Label");
+            sfs_err_set(err, "DUPLICATE_VALUE",
+                        "duplicate value found: Label duplicates value on record with id: %s",
+                        r->id);
+            sfs_err_field(err, "Label");
             return -1;
         }
         json_t *os = json_object_get(r->f, "SortOrder");
@@ -938,10 +941,10 @@ static int sf_rules_cms(sf_state *st, sf_rec *self, json_t *f, json_t *old, sf_e
             max_sort = json_integer_value(os);
         if (json_is_integer(sort) && json_is_integer(os) &&
             json_integer_value(sort) == json_integer_value(os)) {
-            sf_err_set(err, "DUPLICATE_VALUE",
-                       "duplicate value found: SortOrder duplicates value on record with id: %s",
-                       r->id);
-            sf_err_field(err, "SortOrder");
+            sfs_err_set(err, "DUPLICATE_VALUE",
+                        "duplicate value found: SortOrder duplicates value on record with id: %s",
+                        r->id);
+            sfs_err_field(err, "SortOrder");
             return -1;
         }
     }
@@ -953,24 +956,24 @@ static int sf_rules_cms(sf_state *st, sf_rec *self, json_t *f, json_t *old, sf_e
         json_object_set_new(f, "HasResponded", json_false());
     if (old && json_is_true(json_object_get(old, "IsDefault")) &&
         !json_is_true(json_object_get(f, "IsDefault"))) {
-        sf_err_set(err, "FIELD_INTEGRITY_EXCEPTION",
-                   "A campaign needs one default member status: set another status as the "
-                   "default instead.");
-        sf_err_field(err, "IsDefault");
+        sfs_err_set(err, "FIELD_INTEGRITY_EXCEPTION",
+                    "A campaign needs one default member status: set another status as the "
+                    "default instead.");
+        sfs_err_field(err, "IsDefault");
         return -1;
     }
     if (old && json_is_true(json_object_get(old, "HasResponded")) &&
         !json_is_true(json_object_get(f, "HasResponded"))) {
         int others = 0;
         for (size_t i = 0; v && i < v->n; i++) {
-            sf_rec *r = v->items[i];
+            sfs_rec *r = v->items[i];
             if (!r->deleted && r != self && json_is_true(json_object_get(r->f, "HasResponded")))
                 others++;
         }
         if (!others) {
-            sf_err_set(err, "FIELD_INTEGRITY_EXCEPTION",
-                       "A campaign needs at least one member status that counts as responded.");
-            sf_err_field(err, "HasResponded");
+            sfs_err_set(err, "FIELD_INTEGRITY_EXCEPTION",
+                        "A campaign needs at least one member status that counts as responded.");
+            sfs_err_field(err, "HasResponded");
             return -1;
         }
     }
@@ -979,70 +982,70 @@ static int sf_rules_cms(sf_state *st, sf_rec *self, json_t *f, json_t *old, sf_e
 
 /* After a status changed: one default per campaign, members follow renames
  * and the responded flag. */
-static void sf_after_cms(sf_state *st, sf_rec *self, json_t *old, int64_t now_ms,
-                         const char *user_id)
+static void sfs_after_cms(sfs_state *st, sfs_rec *self, json_t *old, int64_t now_ms,
+                          const char *user_id)
 {
-    const char *campaign = sf_str(self->f, "CampaignId");
+    const char *campaign = sfs_str(self->f, "CampaignId");
     if (json_is_true(json_object_get(self->f, "IsDefault")) &&
         !(old && json_is_true(json_object_get(old, "IsDefault")))) {
-        sf_vec *v = sf_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign);
+        sfs_vec *v = sfs_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign);
         for (size_t i = 0; v && i < v->n; i++) {
-            sf_rec *r = v->items[i];
+            sfs_rec *r = v->items[i];
             if (r == self || r->deleted || !json_is_true(json_object_get(r->f, "IsDefault")))
                 continue;
             json_t *nf = json_copy(r->f);
             json_object_set_new(nf, "IsDefault", json_false());
-            sf_stamp(nf, now_ms, user_id);
-            sf_store_replace(st, r, nf);
+            sfs_stamp(nf, now_ms, user_id);
+            sfs_store_replace(st, r, nf);
         }
     }
     if (!old)
         return;
-    const char *old_label = sf_str(old, "Label"), *new_label = sf_str(self->f, "Label");
+    const char *old_label = sfs_str(old, "Label"), *new_label = sfs_str(self->f, "Label");
     int label_changed = old_label && new_label && strcmp(old_label, new_label) != 0;
     int resp_changed = json_is_true(json_object_get(old, "HasResponded")) !=
                        json_is_true(json_object_get(self->f, "HasResponded"));
     if (!label_changed && !resp_changed)
         return;
-    sf_vec *members = sf_index_lookup(st, "CampaignMember", "CampaignId", campaign);
+    sfs_vec *members = sfs_index_lookup(st, "CampaignMember", "CampaignId", campaign);
     for (size_t i = 0; members && i < members->n; i++) {
-        sf_rec *m = members->items[i];
-        const char *ms = sf_str(m->f, "Status");
+        sfs_rec *m = members->items[i];
+        const char *ms = sfs_str(m->f, "Status");
         if (m->deleted || !ms || !old_label || strcasecmp(ms, old_label) != 0)
             continue;
         json_t *nf = json_copy(m->f);
         json_object_set_new(nf, "Status", json_string(new_label));
-        sf_derive(st, m->obj, nf, now_ms);
-        sf_stamp(nf, now_ms, user_id);
-        sf_store_replace(st, m, nf);
+        sfs_derive(st, m->obj, nf, now_ms);
+        sfs_stamp(nf, now_ms, user_id);
+        sfs_store_replace(st, m, nf);
     }
 }
 
-static int sf_rules_before(sf_state *st, sf_rec *self, sf_object *obj, json_t *f, json_t *old,
-                           sf_err *err)
+static int sfs_rules_before(sfs_state *st, sfs_rec *self, sfs_object *obj, json_t *f, json_t *old,
+                            sfs_err *err)
 {
     if (strcmp(obj->name, "CampaignMember") == 0)
-        return sf_rules_member(st, f, old, err);
+        return sfs_rules_member(st, f, old, err);
     if (strcmp(obj->name, "CampaignMemberStatus") == 0)
-        return sf_rules_cms(st, self, f, old, err);
+        return sfs_rules_cms(st, self, f, old, err);
     return 0;
 }
 
-static void sf_defaults(sf_object *obj, json_t *f, const char *user_id)
+static void sfs_defaults(sfs_object *obj, json_t *f, const char *user_id)
 {
     const char *name = obj->name;
-    if (sf_field_find(obj, "OwnerId") && sf_is_blank(json_object_get(f, "OwnerId")) && user_id &&
+    if (sfs_field_find(obj, "OwnerId") && sfs_is_blank(json_object_get(f, "OwnerId")) && user_id &&
         *user_id)
         json_object_set_new(f, "OwnerId", json_string(user_id));
     if (strcmp(name, "Lead") == 0) {
-        if (sf_is_blank(json_object_get(f, "Status")))
+        if (sfs_is_blank(json_object_get(f, "Status")))
             json_object_set_new(f, "Status", json_string("Open - Not Contacted"));
         if (!json_is_boolean(json_object_get(f, "IsConverted")))
             json_object_set_new(f, "IsConverted", json_false());
     } else if (strcmp(name, "Campaign") == 0) {
         if (!json_is_boolean(json_object_get(f, "IsActive")))
             json_object_set_new(f, "IsActive", json_false());
-        if (sf_is_blank(json_object_get(f, "Status")))
+        if (sfs_is_blank(json_object_get(f, "Status")))
             json_object_set_new(f, "Status", json_string("Planned"));
     } else if (strcmp(name, "User") == 0) {
         if (!json_is_boolean(json_object_get(f, "IsActive")))
@@ -1055,27 +1058,27 @@ static void sf_defaults(sf_object *obj, json_t *f, const char *user_id)
     }
 }
 
-static sf_rec *sf_insert_internal(sf_state *st, sf_object *obj, json_t *f, int64_t now_ms,
-                                  const char *user_id)
+static sfs_rec *sfs_insert_internal(sfs_state *st, sfs_object *obj, json_t *f, int64_t now_ms,
+                                    const char *user_id)
 {
     char id[19], dt[32];
-    sf_new_id(st, obj->prefix, id);
-    sf_now_strings(now_ms, dt);
+    sfs_new_id(st, obj->prefix, id);
+    sfs_now_strings(now_ms, dt);
     json_object_set_new(f, "Id", json_string(id));
     json_object_set_new(f, "IsDeleted", json_false());
     json_object_set_new(f, "CreatedDate", json_string(dt));
     if (user_id && *user_id)
         json_object_set_new(f, "CreatedById", json_string(user_id));
-    sf_stamp(f, now_ms, user_id);
-    sf_defaults(obj, f, user_id);
-    sf_derive(st, obj, f, now_ms);
-    return sf_store_new(st, obj, id, f);
+    sfs_stamp(f, now_ms, user_id);
+    sfs_defaults(obj, f, user_id);
+    sfs_derive(st, obj, f, now_ms);
+    return sfs_store_new(st, obj, id, f);
 }
 
-static int sf_add_default_statuses(sf_state *st, const char *campaign_id, int64_t now_ms,
-                                   const char *user_id)
+static int sfs_add_default_statuses(sfs_state *st, const char *campaign_id, int64_t now_ms,
+                                    const char *user_id)
 {
-    sf_object *cms = sf_object_find(st, "CampaignMemberStatus");
+    sfs_object *cms = sfs_object_find(st, "CampaignMemberStatus");
     static const struct {
         const char *label;
         int sort, is_default, responded;
@@ -1084,7 +1087,7 @@ static int sf_add_default_statuses(sf_state *st, const char *campaign_id, int64_
         json_t *f = json_pack("{s:s,s:s,s:i,s:b,s:b}", "CampaignId", campaign_id, "Label",
                               defs[i].label, "SortOrder", defs[i].sort, "IsDefault",
                               defs[i].is_default, "HasResponded", defs[i].responded);
-        if (!f || !sf_insert_internal(st, cms, f, now_ms, user_id)) {
+        if (!f || !sfs_insert_internal(st, cms, f, now_ms, user_id)) {
             json_decref(f);
             return -1;
         }
@@ -1092,191 +1095,192 @@ static int sf_add_default_statuses(sf_state *st, const char *campaign_id, int64_
     return 0;
 }
 
-int sf_insert(sf_state *st, sf_object *obj, json_t *input, int64_t now_ms, const char *user_id,
-              sf_rec **out, sf_err *err)
+int sfs_insert(sfs_state *st, sfs_object *obj, json_t *input, int64_t now_ms, const char *user_id,
+               sfs_rec **out, sfs_err *err)
 {
     if (out)
         *out = NULL;
     if (!json_is_object(input)) {
-        sf_err_set(err, "JSON_PARSER_ERROR", "The record must be a JSON object");
+        sfs_err_set(err, "JSON_PARSER_ERROR", "The record must be a JSON object");
         return -1;
     }
     json_t *f = json_object();
     if (!f) {
-        sf_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
+        sfs_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
         return -1;
     }
-    if (sf_apply_input(st, obj, f, input, 1, err) != 0 || sf_check_required(obj, f, err) != 0 ||
-        sf_rules_before(st, NULL, obj, f, NULL, err) != 0) {
+    if (sfs_apply_input(st, obj, f, input, 1, err) != 0 || sfs_check_required(obj, f, err) != 0 ||
+        sfs_rules_before(st, NULL, obj, f, NULL, err) != 0) {
         json_decref(f);
         return -1;
     }
-    sf_rec *rec = sf_insert_internal(st, obj, f, now_ms, user_id);
+    sfs_rec *rec = sfs_insert_internal(st, obj, f, now_ms, user_id);
     if (!rec) {
         json_decref(f);
-        sf_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
+        sfs_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
         return -1;
     }
     if (strcmp(obj->name, "Campaign") == 0 &&
-        sf_add_default_statuses(st, rec->id, now_ms, user_id) != 0) {
-        sf_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
+        sfs_add_default_statuses(st, rec->id, now_ms, user_id) != 0) {
+        sfs_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
         return -1;
     }
     if (strcmp(obj->name, "CampaignMemberStatus") == 0)
-        sf_after_cms(st, rec, NULL, now_ms, user_id);
+        sfs_after_cms(st, rec, NULL, now_ms, user_id);
     if (out)
         *out = rec;
     return 0;
 }
 
-int sf_update(sf_state *st, sf_rec *rec, json_t *input, int64_t now_ms, const char *user_id,
-              sf_err *err)
+int sfs_update(sfs_state *st, sfs_rec *rec, json_t *input, int64_t now_ms, const char *user_id,
+               sfs_err *err)
 {
     if (rec->deleted) {
-        sf_err_set(err, "ENTITY_IS_DELETED", "entity is deleted");
+        sfs_err_set(err, "ENTITY_IS_DELETED", "entity is deleted");
         return -1;
     }
     if (!json_is_object(input)) {
-        sf_err_set(err, "JSON_PARSER_ERROR", "The record must be a JSON object");
+        sfs_err_set(err, "JSON_PARSER_ERROR", "The record must be a JSON object");
         return -1;
     }
     json_t *f = json_copy(rec->f);
     if (!f) {
-        sf_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
+        sfs_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
         return -1;
     }
     if (strcmp(rec->obj->name, "Lead") == 0 &&
         json_is_true(json_object_get(rec->f, "IsConverted"))) {
         json_decref(f);
-        sf_err_set(err, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead");
+        sfs_err_set(err, "CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead");
         return -1;
     }
-    if (sf_apply_input(st, rec->obj, f, input, 0, err) != 0 ||
-        sf_check_required(rec->obj, f, err) != 0 ||
-        sf_rules_before(st, rec, rec->obj, f, rec->f, err) != 0) {
+    if (sfs_apply_input(st, rec->obj, f, input, 0, err) != 0 ||
+        sfs_check_required(rec->obj, f, err) != 0 ||
+        sfs_rules_before(st, rec, rec->obj, f, rec->f, err) != 0) {
         json_decref(f);
         return -1;
     }
-    sf_stamp(f, now_ms, user_id);
-    sf_derive(st, rec->obj, f, now_ms);
+    sfs_stamp(f, now_ms, user_id);
+    sfs_derive(st, rec->obj, f, now_ms);
     json_t *old = json_incref(rec->f);
-    sf_store_replace(st, rec, f);
+    sfs_store_replace(st, rec, f);
     if (strcmp(rec->obj->name, "CampaignMemberStatus") == 0)
-        sf_after_cms(st, rec, old, now_ms, user_id);
+        sfs_after_cms(st, rec, old, now_ms, user_id);
     json_decref(old);
     return 0;
 }
 
-void sf_store_force(sf_state *st, sf_rec *rec, json_t *changes, int64_t now_ms, const char *user_id)
+void sfs_store_force(sfs_state *st, sfs_rec *rec, json_t *changes, int64_t now_ms,
+                     const char *user_id)
 {
     json_t *f = json_copy(rec->f);
     json_object_update(f, changes);
-    sf_stamp(f, now_ms, user_id);
-    sf_derive(st, rec->obj, f, now_ms);
-    sf_store_replace(st, rec, f);
+    sfs_stamp(f, now_ms, user_id);
+    sfs_derive(st, rec->obj, f, now_ms);
+    sfs_store_replace(st, rec, f);
 }
 
-static void sf_mark_deleted(sf_state *st, sf_rec *rec, int64_t now_ms, const char *user_id)
+static void sfs_mark_deleted(sfs_state *st, sfs_rec *rec, int64_t now_ms, const char *user_id)
 {
     if (rec->deleted)
         return;
     json_t *f = json_copy(rec->f);
     json_object_set_new(f, "IsDeleted", json_true());
-    sf_stamp(f, now_ms, user_id);
-    sf_store_replace(st, rec, f);
+    sfs_stamp(f, now_ms, user_id);
+    sfs_store_replace(st, rec, f);
 }
 
-static void sf_cascade(sf_state *st, const char *object, const char *field, const char *id,
-                       int64_t now_ms, const char *user_id)
+static void sfs_cascade(sfs_state *st, const char *object, const char *field, const char *id,
+                        int64_t now_ms, const char *user_id)
 {
-    sf_vec *v = sf_index_lookup(st, object, field, id);
+    sfs_vec *v = sfs_index_lookup(st, object, field, id);
     for (size_t i = 0; v && i < v->n; i++) {
-        sf_rec *r = v->items[i];
+        sfs_rec *r = v->items[i];
         if (r->deleted)
             continue;
         if (strcmp(object, "Contact") == 0)
-            sf_cascade(st, "CampaignMember", "ContactId", r->id, now_ms, user_id);
-        sf_mark_deleted(st, r, now_ms, user_id);
+            sfs_cascade(st, "CampaignMember", "ContactId", r->id, now_ms, user_id);
+        sfs_mark_deleted(st, r, now_ms, user_id);
     }
 }
 
-int sf_delete(sf_state *st, sf_rec *rec, int64_t now_ms, const char *user_id, sf_err *err)
+int sfs_delete(sfs_state *st, sfs_rec *rec, int64_t now_ms, const char *user_id, sfs_err *err)
 {
     if (rec->deleted) {
-        sf_err_set(err, "ENTITY_IS_DELETED", "entity is deleted");
+        sfs_err_set(err, "ENTITY_IS_DELETED", "entity is deleted");
         return -1;
     }
     const char *name = rec->obj->name;
     if (strcmp(name, "CampaignMemberStatus") == 0) {
-        const char *campaign = sf_str(rec->f, "CampaignId");
-        sf_rec *c = sf_rec_find(st, campaign);
+        const char *campaign = sfs_str(rec->f, "CampaignId");
+        sfs_rec *c = sfs_rec_find(st, campaign);
         if (c && !c->deleted) {
             if (json_is_true(json_object_get(rec->f, "IsDefault"))) {
-                sf_err_set(err, "DELETE_FAILED",
-                           "You can't delete the default member status of a campaign: make "
-                           "another status the default first.");
+                sfs_err_set(err, "DELETE_FAILED",
+                            "You can't delete the default member status of a campaign: make "
+                            "another status the default first.");
                 return -1;
             }
-            sf_vec *members = sf_index_lookup(st, "CampaignMember", "CampaignId", campaign);
-            const char *label = sf_str(rec->f, "Label");
+            sfs_vec *members = sfs_index_lookup(st, "CampaignMember", "CampaignId", campaign);
+            const char *label = sfs_str(rec->f, "Label");
             for (size_t i = 0; members && i < members->n; i++) {
-                sf_rec *m = members->items[i];
-                const char *ms = sf_str(m->f, "Status");
+                sfs_rec *m = members->items[i];
+                const char *ms = sfs_str(m->f, "Status");
                 if (!m->deleted && ms && label && strcasecmp(ms, label) == 0) {
-                    sf_err_set(err, "DELETE_FAILED",
-                               "This member status is used by campaign members (for example "
-                               "%s): change their status first.",
-                               m->id);
+                    sfs_err_set(err, "DELETE_FAILED",
+                                "This member status is used by campaign members (for example "
+                                "%s): change their status first.",
+                                m->id);
                     return -1;
                 }
             }
             if (json_is_true(json_object_get(rec->f, "HasResponded"))) {
                 int others = 0;
-                sf_vec *v = sf_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign);
+                sfs_vec *v = sfs_index_lookup(st, "CampaignMemberStatus", "CampaignId", campaign);
                 for (size_t i = 0; v && i < v->n; i++) {
-                    sf_rec *r = v->items[i];
+                    sfs_rec *r = v->items[i];
                     if (r != rec && !r->deleted &&
                         json_is_true(json_object_get(r->f, "HasResponded")))
                         others++;
                 }
                 if (!others) {
-                    sf_err_set(err, "DELETE_FAILED",
-                               "A campaign needs at least one member status that counts as "
-                               "responded.");
+                    sfs_err_set(err, "DELETE_FAILED",
+                                "A campaign needs at least one member status that counts as "
+                                "responded.");
                     return -1;
                 }
             }
         }
     } else if (strcmp(name, "Campaign") == 0) {
-        sf_cascade(st, "CampaignMember", "CampaignId", rec->id, now_ms, user_id);
-        sf_cascade(st, "CampaignMemberStatus", "CampaignId", rec->id, now_ms, user_id);
+        sfs_cascade(st, "CampaignMember", "CampaignId", rec->id, now_ms, user_id);
+        sfs_cascade(st, "CampaignMemberStatus", "CampaignId", rec->id, now_ms, user_id);
     } else if (strcmp(name, "Lead") == 0) {
-        sf_cascade(st, "CampaignMember", "LeadId", rec->id, now_ms, user_id);
+        sfs_cascade(st, "CampaignMember", "LeadId", rec->id, now_ms, user_id);
     } else if (strcmp(name, "Contact") == 0) {
-        sf_cascade(st, "CampaignMember", "ContactId", rec->id, now_ms, user_id);
+        sfs_cascade(st, "CampaignMember", "ContactId", rec->id, now_ms, user_id);
     } else if (strcmp(name, "Account") == 0) {
-        sf_cascade(st, "Contact", "AccountId", rec->id, now_ms, user_id);
-        sf_cascade(st, "Opportunity", "AccountId", rec->id, now_ms, user_id);
+        sfs_cascade(st, "Contact", "AccountId", rec->id, now_ms, user_id);
+        sfs_cascade(st, "Opportunity", "AccountId", rec->id, now_ms, user_id);
     }
-    sf_mark_deleted(st, rec, now_ms, user_id);
+    sfs_mark_deleted(st, rec, now_ms, user_id);
     return 0;
 }
 
 /* ---- dataset ---- */
 
-static int64_t sf_wall_ms(void)
+static int64_t sfs_wall_ms(void)
 {
     struct timeval tv;
     gettimeofday(&tv, NULL);
     return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static sf_type sf_custom_type(const char *name, const char *type)
+static sfs_type sfs_custom_type(const char *name, const char *type)
 {
     if (type) {
         static const struct {
             const char *name;
-            sf_type type;
+            sfs_type type;
         } map[] = {{"string", SF_T_STRING},     {"text", SF_T_STRING},    {"picklist", SF_T_STRING},
                    {"email", SF_T_EMAIL},       {"boolean", SF_T_BOOL},   {"int", SF_T_INT},
                    {"integer", SF_T_INT},       {"double", SF_T_DOUBLE},  {"number", SF_T_DOUBLE},
@@ -1286,7 +1290,7 @@ static sf_type sf_custom_type(const char *name, const char *type)
             if (strcasecmp(type, map[i].name) == 0)
                 return map[i].type;
         }
-        return (sf_type)-1;
+        return (sfs_type)-1;
     }
     size_t n = strlen(name);
     if (n > 7 && strcasecmp(name + n - 7, "Date__c") == 0)
@@ -1295,7 +1299,7 @@ static sf_type sf_custom_type(const char *name, const char *type)
 }
 
 /* Adds custom fields declared as ["Name__c", {"name":"X__c","type":"date"}, ...]. */
-static int sf_add_custom_fields(sf_object *obj, json_t *list, char *err, size_t err_len)
+static int sfs_add_custom_fields(sfs_object *obj, json_t *list, char *err, size_t err_len)
 {
     size_t i;
     json_t *item;
@@ -1313,17 +1317,17 @@ static int sf_add_custom_fields(sf_object *obj, json_t *list, char *err, size_t 
             snprintf(err, err_len, "salesforce: custom field %zu of %s has no name", i, obj->name);
             return -1;
         }
-        sf_type t = sf_custom_type(name, type);
+        sfs_type t = sfs_custom_type(name, type);
         if ((int)t < 0 || (t == SF_T_REF && !ref)) {
             snprintf(err, err_len, "salesforce: custom field %s.%s has a bad type", obj->name,
                      name);
             return -1;
         }
-        if (sf_field_find(obj, name)) {
+        if (sfs_field_find(obj, name)) {
             snprintf(err, err_len, "salesforce: field %s.%s is declared twice", obj->name, name);
             return -1;
         }
-        if (sf_object_add_field(obj, name, t, CU, t == SF_T_REF ? ref : NULL) != 0) {
+        if (sfs_object_add_field(obj, name, t, CU, t == SF_T_REF ? ref : NULL) != 0) {
             snprintf(err, err_len, "salesforce: out of memory");
             return -1;
         }
@@ -1331,10 +1335,10 @@ static int sf_add_custom_fields(sf_object *obj, json_t *list, char *err, size_t 
     return 0;
 }
 
-static int sf_setup_indexes(sf_object *obj, const char *const *names)
+static int sfs_setup_indexes(sfs_object *obj, const char *const *names)
 {
     for (int i = 0; names[i] && i < 4; i++) {
-        const sf_field *f = sf_field_find(obj, names[i]);
+        const sfs_field *f = sfs_field_find(obj, names[i]);
         if (!f)
             return -1;
         obj->idx[obj->n_idx++].field = f;
@@ -1343,8 +1347,8 @@ static int sf_setup_indexes(sf_object *obj, const char *const *names)
 }
 
 /* Loads one dataset row as is (no API write rules), filling system fields. */
-static int sf_load_record(sf_state *st, sf_object *obj, json_t *row, int64_t now_ms, char *err,
-                          size_t err_len)
+static int sfs_load_record(sfs_state *st, sfs_object *obj, json_t *row, int64_t now_ms, char *err,
+                           size_t err_len)
 {
     if (!json_is_object(row)) {
         snprintf(err, err_len, "salesforce: a %s record is not an object", obj->name);
@@ -1359,7 +1363,7 @@ static int sf_load_record(sf_state *st, sf_object *obj, json_t *row, int64_t now
     {
         if (strcmp(key, "attributes") == 0)
             continue;
-        const sf_field *fd = sf_field_find(obj, key);
+        const sfs_field *fd = sfs_field_find(obj, key);
         if (!fd) {
             snprintf(err, err_len, "salesforce: %s has no field '%s'", obj->name, key);
             json_decref(f);
@@ -1369,8 +1373,8 @@ static int sf_load_record(sf_state *st, sf_object *obj, json_t *row, int64_t now
             given_id = json_string_value(value);
             continue;
         }
-        sf_err e;
-        json_t *cv = sf_coerce(fd, value, &e);
+        sfs_err e;
+        json_t *cv = sfs_coerce(fd, value, &e);
         if (!cv) {
             snprintf(err, err_len, "salesforce: %s.%s: %s", obj->name, fd->name, e.message);
             json_decref(f);
@@ -1379,7 +1383,7 @@ static int sf_load_record(sf_state *st, sf_object *obj, json_t *row, int64_t now
         if (fd->type == SF_T_REF && json_is_string(cv)) {
             char norm[19];
             const char *s = json_string_value(cv);
-            if (sf_id_normalize(s, strlen(s), norm) != 0) {
+            if (sfs_id_normalize(s, strlen(s), norm) != 0) {
                 snprintf(err, err_len, "salesforce: %s.%s: '%s' is not an Id", obj->name, fd->name,
                          s);
                 json_decref(cv);
@@ -1392,37 +1396,37 @@ static int sf_load_record(sf_state *st, sf_object *obj, json_t *row, int64_t now
         json_object_set_new(f, fd->name, cv);
     }
     if (given_id) {
-        if (sf_id_normalize(given_id, strlen(given_id), id) != 0 ||
+        if (sfs_id_normalize(given_id, strlen(given_id), id) != 0 ||
             strncmp(id, obj->prefix, 3) != 0) {
             snprintf(err, err_len, "salesforce: '%s' is not a %s Id (prefix %s)", given_id,
                      obj->name, obj->prefix);
             json_decref(f);
             return -1;
         }
-        if (sf_map_get(&st->by_id, id)) {
+        if (sfs_map_get(&st->by_id, id)) {
             snprintf(err, err_len, "salesforce: Id %s appears twice", id);
             json_decref(f);
             return -1;
         }
     } else {
-        sf_new_id(st, obj->prefix, id);
+        sfs_new_id(st, obj->prefix, id);
     }
     char dt[32];
-    sf_time_format_datetime(now_ms, dt);
+    sfs_time_format_datetime(now_ms, dt);
     json_object_set_new(f, "Id", json_string(id));
     if (!json_is_boolean(json_object_get(f, "IsDeleted")))
         json_object_set_new(f, "IsDeleted", json_false());
-    if (sf_is_blank(json_object_get(f, "CreatedDate")))
+    if (sfs_is_blank(json_object_get(f, "CreatedDate")))
         json_object_set_new(f, "CreatedDate", json_string(dt));
-    if (sf_is_blank(json_object_get(f, "LastModifiedDate")))
+    if (sfs_is_blank(json_object_get(f, "LastModifiedDate")))
         json_object_set(f, "LastModifiedDate", json_object_get(f, "CreatedDate"));
-    if (sf_is_blank(json_object_get(f, "SystemModstamp")))
+    if (sfs_is_blank(json_object_get(f, "SystemModstamp")))
         json_object_set(f, "SystemModstamp", json_object_get(f, "LastModifiedDate"));
-    sf_defaults(obj, f, NULL);
+    sfs_defaults(obj, f, NULL);
     if (strcmp(obj->name, "CampaignMember") == 0) {
-        if (sf_is_blank(json_object_get(f, "CampaignId")) ||
-            (sf_is_blank(json_object_get(f, "LeadId")) &&
-             sf_is_blank(json_object_get(f, "ContactId")))) {
+        if (sfs_is_blank(json_object_get(f, "CampaignId")) ||
+            (sfs_is_blank(json_object_get(f, "LeadId")) &&
+             sfs_is_blank(json_object_get(f, "ContactId")))) {
             snprintf(err, err_len,
                      "salesforce: campaign member %s needs CampaignId and LeadId or "
                      "ContactId",
@@ -1431,18 +1435,18 @@ static int sf_load_record(sf_state *st, sf_object *obj, json_t *row, int64_t now
             return -1;
         }
         char mkey[48];
-        sf_member_key(f, mkey);
-        if (!json_is_true(json_object_get(f, "IsDeleted")) && sf_map_get(&st->member_key, mkey)) {
+        sfs_member_key(f, mkey);
+        if (!json_is_true(json_object_get(f, "IsDeleted")) && sfs_map_get(&st->member_key, mkey)) {
             snprintf(err, err_len, "salesforce: campaign member %s duplicates another member", id);
             json_decref(f);
             return -1;
         }
         if (!json_is_boolean(json_object_get(row, "HasResponded")))
-            sf_derive(st, obj, f, now_ms);
+            sfs_derive(st, obj, f, now_ms);
     } else {
-        sf_derive(st, obj, f, now_ms);
+        sfs_derive(st, obj, f, now_ms);
     }
-    if (!sf_store_new(st, obj, id, f)) {
+    if (!sfs_store_new(st, obj, id, f)) {
         snprintf(err, err_len, "salesforce: out of memory");
         json_decref(f);
         return -1;
@@ -1450,9 +1454,9 @@ static int sf_load_record(sf_state *st, sf_object *obj, json_t *row, int64_t now
     return 0;
 }
 
-sf_state *sf_store_create(json_t *section, uint64_t seed, char *err, size_t err_len)
+sfs_state *sfs_store_create(json_t *section, uint64_t seed, char *err, size_t err_len)
 {
-    sf_state *st = calloc(1, sizeof *st);
+    sfs_state *st = calloc(1, sizeof *st);
     if (!st) {
         snprintf(err, err_len, "salesforce: out of memory");
         return NULL;
@@ -1469,8 +1473,8 @@ sf_state *sf_store_create(json_t *section, uint64_t seed, char *err, size_t err_
     st->client_id = strdup(cid ? cid : "campsync-sandbox-client");
     st->client_secret = strdup(csec ? csec : "campsync-sandbox-secret");
     const char *org = sec ? json_string_value(json_object_get(sec, "org_id")) : NULL;
-    if (!org || sf_id_normalize(org, strlen(org), st->org_id) != 0)
-        sf_id_normalize("00D000000000001", 15, st->org_id);
+    if (!org || sfs_id_normalize(org, strlen(org), st->org_id) != 0)
+        sfs_id_normalize("00D000000000001", 15, st->org_id);
     json_t *ttl = sec ? json_object_get(sec, "token_ttl_s") : NULL;
     if (json_is_integer(ttl) && json_integer_value(ttl) > 0)
         st->token_ttl_ms = json_integer_value(ttl) * 1000;
@@ -1484,15 +1488,15 @@ sf_state *sf_store_create(json_t *section, uint64_t seed, char *err, size_t err_
     if (!st->client_id || !st->client_secret || !json_is_object(st->custom_fields) ||
         !json_is_object(st->custom_objects)) {
         snprintf(err, err_len, "salesforce: custom_fields and custom_objects must be objects");
-        sf_store_destroy(st);
+        sfs_store_destroy(st);
         return NULL;
     }
     for (size_t i = 0; i < SF_N_STANDARD; i++) {
-        const sf_object_def *d = &sf_standard_objects[i];
-        sf_object *obj = sf_object_new(st, d->name, d->prefix, 0);
-        if (!obj || sf_object_add_defs(obj, d->fields) != 0) {
+        const sfs_object_def *d = &sfs_standard_objects[i];
+        sfs_object *obj = sfs_object_new(st, d->name, d->prefix, 0);
+        if (!obj || sfs_object_add_defs(obj, d->fields) != 0) {
             snprintf(err, err_len, "salesforce: out of memory");
-            sf_store_destroy(st);
+            sfs_store_destroy(st);
             return NULL;
         }
     }
@@ -1502,58 +1506,58 @@ sf_state *sf_store_create(json_t *section, uint64_t seed, char *err, size_t err_
     json_object_foreach(st->custom_objects, key, value)
     {
         size_t kl = strlen(key);
-        if (kl < 4 || strcmp(key + kl - 3, "__c") != 0 || sf_object_find(st, key)) {
+        if (kl < 4 || strcmp(key + kl - 3, "__c") != 0 || sfs_object_find(st, key)) {
             snprintf(err, err_len, "salesforce: custom object '%s' must end in __c and be unique",
                      key);
-            sf_store_destroy(st);
+            sfs_store_destroy(st);
             return NULL;
         }
         char prefix[4];
         snprintf(prefix, sizeof prefix, "a%02d", n_custom++ % 100);
-        sf_object *obj = sf_object_new(st, key, prefix, 1);
-        if (!obj || sf_object_add_defs(obj, sf_custom_object_fields) != 0 ||
-            sf_add_custom_fields(obj, value, err, err_len) != 0) {
+        sfs_object *obj = sfs_object_new(st, key, prefix, 1);
+        if (!obj || sfs_object_add_defs(obj, sfs_custom_object_fields) != 0 ||
+            sfs_add_custom_fields(obj, value, err, err_len) != 0) {
             if (obj && !*err)
                 snprintf(err, err_len, "salesforce: out of memory");
-            sf_store_destroy(st);
+            sfs_store_destroy(st);
             return NULL;
         }
     }
     json_object_foreach(st->custom_fields, key, value)
     {
-        sf_object *obj = sf_object_find(st, key);
+        sfs_object *obj = sfs_object_find(st, key);
         if (!obj) {
             snprintf(err, err_len, "salesforce: custom_fields names unknown object '%s'", key);
-            sf_store_destroy(st);
+            sfs_store_destroy(st);
             return NULL;
         }
-        if (sf_add_custom_fields(obj, value, err, err_len) != 0) {
-            sf_store_destroy(st);
+        if (sfs_add_custom_fields(obj, value, err, err_len) != 0) {
+            sfs_store_destroy(st);
             return NULL;
         }
     }
     /* Field arrays are final now: indexes may point into them. */
     for (size_t i = 0; i < SF_N_STANDARD; i++)
-        sf_setup_indexes(sf_object_find(st, sf_standard_objects[i].name),
-                         sf_standard_objects[i].indexed);
+        sfs_setup_indexes(sfs_object_find(st, sfs_standard_objects[i].name),
+                          sfs_standard_objects[i].indexed);
     json_t *records = sec ? json_object_get(sec, "records") : NULL;
-    int64_t now = sf_wall_ms();
+    int64_t now = sfs_wall_ms();
     if (records && !json_is_object(records)) {
         snprintf(err, err_len, "salesforce: records must be an object of lists");
-        sf_store_destroy(st);
+        sfs_store_destroy(st);
         return NULL;
     }
     json_object_foreach(records, key, value)
     {
-        if (!sf_object_find(st, key) || !json_is_array(value)) {
+        if (!sfs_object_find(st, key) || !json_is_array(value)) {
             snprintf(err, err_len, "salesforce: records has unknown object '%s' (or not a list)",
                      key);
-            sf_store_destroy(st);
+            sfs_store_destroy(st);
             return NULL;
         }
     }
     for (int i = 0; i < st->n_objs; i++) {
-        sf_object *obj = st->objs[i];
+        sfs_object *obj = st->objs[i];
         json_t *rows = NULL;
         json_object_foreach(records, key, value)
         {
@@ -1564,71 +1568,71 @@ sf_state *sf_store_create(json_t *section, uint64_t seed, char *err, size_t err_
         json_t *row;
         json_array_foreach(rows, j, row)
         {
-            if (sf_load_record(st, obj, row, now, err, err_len) != 0) {
-                sf_store_destroy(st);
+            if (sfs_load_record(st, obj, row, now, err, err_len) != 0) {
+                sfs_store_destroy(st);
                 return NULL;
             }
         }
         if (strcmp(obj->name, "CampaignMemberStatus") == 0) {
             /* Salesforce gives every campaign a default and a responded status. */
-            sf_object *camp = sf_object_find(st, "Campaign");
+            sfs_object *camp = sfs_object_find(st, "Campaign");
             for (size_t k = 0; k < camp->recs.n; k++) {
-                sf_rec *c = camp->recs.items[k];
-                if (!sf_index_lookup(st, "CampaignMemberStatus", "CampaignId", c->id))
-                    sf_add_default_statuses(st, c->id, now, NULL);
+                sfs_rec *c = camp->recs.items[k];
+                if (!sfs_index_lookup(st, "CampaignMemberStatus", "CampaignId", c->id))
+                    sfs_add_default_statuses(st, c->id, now, NULL);
             }
         }
     }
     const char *iu = sec ? json_string_value(json_object_get(sec, "integration_user")) : NULL;
     if (iu) {
-        if (sf_id_normalize(iu, strlen(iu), st->integration_user) != 0) {
+        if (sfs_id_normalize(iu, strlen(iu), st->integration_user) != 0) {
             snprintf(err, err_len, "salesforce: integration_user '%s' is not an Id", iu);
-            sf_store_destroy(st);
+            sfs_store_destroy(st);
             return NULL;
         }
     } else {
-        sf_object *users = sf_object_find(st, "User");
+        sfs_object *users = sfs_object_find(st, "User");
         if (users->recs.n > 0) {
-            memcpy(st->integration_user, ((sf_rec *)users->recs.items[0])->id, 19);
+            memcpy(st->integration_user, ((sfs_rec *)users->recs.items[0])->id, 19);
         } else {
             json_t *u =
                 json_pack("{s:s,s:s,s:s,s:b}", "Username", "integration@campsync.sandbox",
                           "LastName", "Integration", "Email", "integration@campsync.sandbox",
                           "UserPermissionsMarketingUser", 1);
-            int rc = sf_load_record(st, users, u, now, err, err_len);
+            int rc = sfs_load_record(st, users, u, now, err, err_len);
             json_decref(u);
             if (rc != 0) {
-                sf_store_destroy(st);
+                sfs_store_destroy(st);
                 return NULL;
             }
-            memcpy(st->integration_user, ((sf_rec *)users->recs.items[0])->id, 19);
+            memcpy(st->integration_user, ((sfs_rec *)users->recs.items[0])->id, 19);
         }
     }
-    sf_rec *user = sf_map_get(&st->by_id, st->integration_user);
+    sfs_rec *user = sfs_map_get(&st->by_id, st->integration_user);
     if (!user || strcmp(user->obj->name, "User") != 0) {
         snprintf(err, err_len, "salesforce: integration_user %s is not a User record",
                  st->integration_user);
-        sf_store_destroy(st);
+        sfs_store_destroy(st);
         return NULL;
     }
     return st;
 }
 
-void sf_store_destroy(sf_state *st)
+void sfs_store_destroy(sfs_state *st)
 {
     if (!st)
         return;
     for (int i = 0; i < st->n_objs; i++)
-        sf_object_free(st->objs[i]);
+        sfs_object_free(st->objs[i]);
     free(st->objs);
-    sf_map_free(&st->by_id);
-    sf_map_free(&st->member_key);
+    sfs_map_free(&st->by_id);
+    sfs_map_free(&st->member_key);
     for (size_t i = 0; i < st->tokens.cap; i++) {
         if (st->tokens.keys[i])
             free(st->tokens.vals[i]);
     }
-    sf_map_free(&st->tokens);
-    sf_vec_free(&st->cursors);
+    sfs_map_free(&st->tokens);
+    sfs_vec_free(&st->cursors);
     for (size_t i = 0; i < st->n_journal; i++)
         json_decref(st->journal[i].old_f);
     free(st->journal);
@@ -1640,16 +1644,16 @@ void sf_store_destroy(sf_state *st)
     free(st);
 }
 
-json_t *sf_store_dump(sf_state *st)
+json_t *sfs_store_dump(sfs_state *st)
 {
     json_t *records = json_object();
     for (int i = 0; i < st->n_objs; i++) {
-        sf_object *obj = st->objs[i];
+        sfs_object *obj = st->objs[i];
         if (obj->recs.n == 0)
             continue;
         json_t *rows = json_array();
         for (size_t j = 0; j < obj->recs.n; j++)
-            json_array_append(rows, ((sf_rec *)obj->recs.items[j])->f);
+            json_array_append(rows, ((sfs_rec *)obj->recs.items[j])->f);
         json_object_set_new(records, obj->name, rows);
     }
     return json_pack("{s:s,s:s,s:s,s:s,s:I,s:{s:I},s:{s:I,s:I},s:O,s:O,s:o}", "client_id",

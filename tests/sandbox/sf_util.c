@@ -1,5 +1,5 @@
 /*
- * Implementation of sf_util.h. The Id suffix follows Salesforce's documented
+ * Implementation of sfs_util.h. The Id suffix follows Salesforce's documented
  * scheme: each 5-character chunk of the 15-character Id gives a 5-bit mask of
  * its upper-case letters, written as one character of A-Z0-5. SHA-256 is
  * written out here (FIPS 180-4) so the sandbox needs no crypto library for the
@@ -14,9 +14,9 @@
 
 /* ---- Ids ---- */
 
-static const char sf_id_suffix_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+static const char sfs_id_suffix_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
 
-static void sf_id_suffix(const char id15[15], char out[3])
+static void sfs_id_suffix(const char id15[15], char out[3])
 {
     for (int chunk = 0; chunk < 3; chunk++) {
         int mask = 0;
@@ -25,19 +25,19 @@ static void sf_id_suffix(const char id15[15], char out[3])
             if (c >= 'A' && c <= 'Z')
                 mask |= 1 << i;
         }
-        out[chunk] = sf_id_suffix_chars[mask];
+        out[chunk] = sfs_id_suffix_chars[mask];
     }
 }
 
-static int sf_id_suffix_value(char c)
+static int sfs_id_suffix_value(char c)
 {
     if (c >= 'a' && c <= 'z')
         c = (char)(c - 'a' + 'A');
-    const char *p = strchr(sf_id_suffix_chars, c);
-    return (p && c) ? (int)(p - sf_id_suffix_chars) : -1;
+    const char *p = strchr(sfs_id_suffix_chars, c);
+    return (p && c) ? (int)(p - sfs_id_suffix_chars) : -1;
 }
 
-int sf_id_normalize(const char *in, size_t len, char out[19])
+int sfs_id_normalize(const char *in, size_t len, char out[19])
 {
     if (!in || (len != 15 && len != 18))
         return -1;
@@ -48,7 +48,7 @@ int sf_id_normalize(const char *in, size_t len, char out[19])
     memcpy(out, in, 15);
     if (len == 18) {
         for (int chunk = 0; chunk < 3; chunk++) {
-            int mask = sf_id_suffix_value(in[15 + chunk]);
+            int mask = sfs_id_suffix_value(in[15 + chunk]);
             if (mask < 0)
                 return -1;
             for (int i = 0; i < 5; i++) {
@@ -59,12 +59,12 @@ int sf_id_normalize(const char *in, size_t len, char out[19])
             }
         }
     }
-    sf_id_suffix(out, out + 15);
+    sfs_id_suffix(out, out + 15);
     out[18] = '\0';
     return 0;
 }
 
-void sf_id_make(const char *prefix, uint64_t n, char out[19])
+void sfs_id_make(const char *prefix, uint64_t n, char out[19])
 {
     static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     memcpy(out, prefix, 3);
@@ -73,13 +73,13 @@ void sf_id_make(const char *prefix, uint64_t n, char out[19])
         out[i] = digits[n % 62];
         n /= 62;
     }
-    sf_id_suffix(out, out + 15);
+    sfs_id_suffix(out, out + 15);
     out[18] = '\0';
 }
 
 /* ---- time ---- */
 
-static int64_t sf_days_from_civil(int64_t y, int m, int d)
+static int64_t sfs_days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -89,7 +89,7 @@ static int64_t sf_days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-static void sf_civil_from_days(int64_t z, int *y, int *m, int *d)
+static void sfs_civil_from_days(int64_t z, int *y, int *m, int *d)
 {
     z += 719468;
     int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -102,7 +102,7 @@ static void sf_civil_from_days(int64_t z, int *y, int *m, int *d)
     *y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-static int sf_digits(const char *s, size_t len, size_t at, int n, int *out)
+static int sfs_digits(const char *s, size_t len, size_t at, int n, int *out)
 {
     if (at + (size_t)n > len)
         return -1;
@@ -117,11 +117,11 @@ static int sf_digits(const char *s, size_t len, size_t at, int n, int *out)
     return 0;
 }
 
-int sf_time_parse(const char *s, size_t len, int64_t *ms, int *kind)
+int sfs_time_parse(const char *s, size_t len, int64_t *ms, int *kind)
 {
     int y, mo, d, h = 0, mi = 0, se = 0, frac = 0;
-    if (!s || sf_digits(s, len, 0, 4, &y) || len < 10 || s[4] != '-' ||
-        sf_digits(s, len, 5, 2, &mo) || s[7] != '-' || sf_digits(s, len, 8, 2, &d))
+    if (!s || sfs_digits(s, len, 0, 4, &y) || len < 10 || s[4] != '-' ||
+        sfs_digits(s, len, 5, 2, &mo) || s[7] != '-' || sfs_digits(s, len, 8, 2, &d))
         return -1;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1])
@@ -129,15 +129,15 @@ int sf_time_parse(const char *s, size_t len, int64_t *ms, int *kind)
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
     if (mo == 2 && d == 29 && !leap)
         return -1;
-    int64_t days = sf_days_from_civil(y, mo, d);
+    int64_t days = sfs_days_from_civil(y, mo, d);
     if (len == 10) {
         *ms = days * 86400000LL;
         *kind = SF_TIME_DATE;
         return 0;
     }
     size_t p = 10;
-    if (s[p] != 'T' || sf_digits(s, len, 11, 2, &h) || len < 19 || s[13] != ':' ||
-        sf_digits(s, len, 14, 2, &mi) || s[16] != ':' || sf_digits(s, len, 17, 2, &se))
+    if (s[p] != 'T' || sfs_digits(s, len, 11, 2, &h) || len < 19 || s[13] != ':' ||
+        sfs_digits(s, len, 14, 2, &mi) || s[16] != ':' || sfs_digits(s, len, 17, 2, &se))
         return -1;
     if (h > 23 || mi > 59 || se > 59)
         return -1;
@@ -162,12 +162,12 @@ int sf_time_parse(const char *s, size_t len, int64_t *ms, int *kind)
     } else if (p < len && (s[p] == '+' || s[p] == '-')) {
         int sign = s[p] == '-' ? -1 : 1, oh, om;
         p++;
-        if (sf_digits(s, len, p, 2, &oh))
+        if (sfs_digits(s, len, p, 2, &oh))
             return -1;
         p += 2;
         if (p < len && s[p] == ':')
             p++;
-        if (sf_digits(s, len, p, 2, &om) || oh > 23 || om > 59)
+        if (sfs_digits(s, len, p, 2, &om) || oh > 23 || om > 59)
             return -1;
         p += 2;
         offset_min = sign * (oh * 60 + om);
@@ -181,34 +181,34 @@ int sf_time_parse(const char *s, size_t len, int64_t *ms, int *kind)
     return 0;
 }
 
-static void sf_split_ms(int64_t ms, int64_t *days, int64_t *rem)
+static void sfs_split_ms(int64_t ms, int64_t *days, int64_t *rem)
 {
     *days = ms >= 0 ? ms / 86400000LL : -((-ms + 86399999LL) / 86400000LL);
     *rem = ms - *days * 86400000LL;
 }
 
-void sf_time_format_datetime(int64_t ms, char out[32])
+void sfs_time_format_datetime(int64_t ms, char out[32])
 {
     int64_t days, rem;
     int y, m, d;
-    sf_split_ms(ms, &days, &rem);
-    sf_civil_from_days(days, &y, &m, &d);
+    sfs_split_ms(ms, &days, &rem);
+    sfs_civil_from_days(days, &y, &m, &d);
     snprintf(out, 32, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", y, m, d, (int)(rem / 3600000),
              (int)(rem / 60000 % 60), (int)(rem / 1000 % 60), (int)(rem % 1000));
 }
 
-void sf_time_format_date(int64_t ms, char out[16])
+void sfs_time_format_date(int64_t ms, char out[16])
 {
     int64_t days, rem;
     int y, m, d;
-    sf_split_ms(ms, &days, &rem);
-    sf_civil_from_days(days, &y, &m, &d);
+    sfs_split_ms(ms, &days, &rem);
+    sfs_civil_from_days(days, &y, &m, &d);
     snprintf(out, 16, "%04d-%02d-%02d", y, m, d);
 }
 
 /* ---- SHA-256 ---- */
 
-static const uint32_t sf_k256[64] = {
+static const uint32_t sfs_k256[64] = {
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
     0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
@@ -220,7 +220,7 @@ static const uint32_t sf_k256[64] = {
 
 #define SF_ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
 
-static void sf_sha256_block(uint32_t h[8], const uint8_t *b)
+static void sfs_sha256_block(uint32_t h[8], const uint8_t *b)
 {
     uint32_t w[64];
     for (int i = 0; i < 16; i++)
@@ -235,7 +235,7 @@ static void sf_sha256_block(uint32_t h[8], const uint8_t *b)
     for (int i = 0; i < 64; i++) {
         uint32_t s1 = SF_ROR(e, 6) ^ SF_ROR(e, 11) ^ SF_ROR(e, 25);
         uint32_t ch = (e & f) ^ (~e & g);
-        uint32_t t1 = hh + s1 + ch + sf_k256[i] + w[i];
+        uint32_t t1 = hh + s1 + ch + sfs_k256[i] + w[i];
         uint32_t s0 = SF_ROR(a, 2) ^ SF_ROR(a, 13) ^ SF_ROR(a, 22);
         uint32_t maj = (a & bb) ^ (a & c) ^ (bb & c);
         uint32_t t2 = s0 + maj;
@@ -258,14 +258,14 @@ static void sf_sha256_block(uint32_t h[8], const uint8_t *b)
     h[7] += hh;
 }
 
-void sf_sha256(const void *data, size_t len, uint8_t out[32])
+void sfs_sha256(const void *data, size_t len, uint8_t out[32])
 {
     uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
     const uint8_t *p = data;
     size_t left = len;
     while (left >= 64) {
-        sf_sha256_block(h, p);
+        sfs_sha256_block(h, p);
         p += 64;
         left -= 64;
     }
@@ -276,9 +276,9 @@ void sf_sha256(const void *data, size_t len, uint8_t out[32])
     uint64_t bits = (uint64_t)len * 8;
     for (int i = 0; i < 8; i++)
         tail[tail_len - 1 - (size_t)i] = (uint8_t)(bits >> (8 * i));
-    sf_sha256_block(h, tail);
+    sfs_sha256_block(h, tail);
     if (tail_len == 128)
-        sf_sha256_block(h, tail + 64);
+        sfs_sha256_block(h, tail + 64);
     for (int i = 0; i < 8; i++) {
         out[i * 4] = (uint8_t)(h[i] >> 24);
         out[i * 4 + 1] = (uint8_t)(h[i] >> 16);
@@ -287,12 +287,12 @@ void sf_sha256(const void *data, size_t len, uint8_t out[32])
     }
 }
 
-void sf_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
-                    uint8_t out[32])
+void sfs_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                     uint8_t out[32])
 {
     uint8_t k[64] = {0};
     if (key_len > 64)
-        sf_sha256(key, key_len, k);
+        sfs_sha256(key, key_len, k);
     else
         memcpy(k, key, key_len);
     uint8_t *buf = malloc(64 + (msg_len > 32 ? msg_len : 32));
@@ -304,19 +304,19 @@ void sf_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg
         buf[i] = k[i] ^ 0x36;
     memcpy(buf + 64, msg, msg_len);
     uint8_t inner[32];
-    sf_sha256(buf, 64 + msg_len, inner);
+    sfs_sha256(buf, 64 + msg_len, inner);
     for (int i = 0; i < 64; i++)
         buf[i] = k[i] ^ 0x5c;
     memcpy(buf + 64, inner, 32);
-    sf_sha256(buf, 64 + 32, out);
+    sfs_sha256(buf, 64 + 32, out);
     free(buf);
 }
 
 /* ---- base64 ---- */
 
-static const char sf_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char sfs_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-char *sf_base64_encode(const uint8_t *data, size_t len)
+char *sfs_base64_encode(const uint8_t *data, size_t len)
 {
     char *out = malloc((len + 2) / 3 * 4 + 1);
     if (!out)
@@ -328,16 +328,16 @@ char *sf_base64_encode(const uint8_t *data, size_t len)
             v |= (uint32_t)data[i + 1] << 8;
         if (i + 2 < len)
             v |= data[i + 2];
-        out[o++] = sf_b64[(v >> 18) & 63];
-        out[o++] = sf_b64[(v >> 12) & 63];
-        out[o++] = i + 1 < len ? sf_b64[(v >> 6) & 63] : '=';
-        out[o++] = i + 2 < len ? sf_b64[v & 63] : '=';
+        out[o++] = sfs_b64[(v >> 18) & 63];
+        out[o++] = sfs_b64[(v >> 12) & 63];
+        out[o++] = i + 1 < len ? sfs_b64[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < len ? sfs_b64[v & 63] : '=';
     }
     out[o] = '\0';
     return out;
 }
 
-static int sf_b64_value(char c)
+static int sfs_b64_value(char c)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -352,7 +352,7 @@ static int sf_b64_value(char c)
     return -1;
 }
 
-char *sf_base64url_decode(const char *in, size_t len, size_t *out_len)
+char *sfs_base64url_decode(const char *in, size_t len, size_t *out_len)
 {
     while (len > 0 && in[len - 1] == '=')
         len--;
@@ -365,7 +365,7 @@ char *sf_base64url_decode(const char *in, size_t len, size_t *out_len)
     uint32_t acc = 0;
     int bits = 0;
     for (size_t i = 0; i < len; i++) {
-        int v = sf_b64_value(in[i]);
+        int v = sfs_b64_value(in[i]);
         if (v < 0) {
             free(out);
             return NULL;
@@ -384,7 +384,7 @@ char *sf_base64url_decode(const char *in, size_t len, size_t *out_len)
 
 /* ---- hash map: open addressing, linear probing, backward-shift delete ---- */
 
-static uint64_t sf_hash(const char *s)
+static uint64_t sfs_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
     for (; *s; s++) {
@@ -394,23 +394,23 @@ static uint64_t sf_hash(const char *s)
     return h;
 }
 
-static size_t sf_map_slot(const sf_map *m, const char *key)
+static size_t sfs_map_slot(const sfs_map *m, const char *key)
 {
-    size_t i = (size_t)sf_hash(key) & (m->cap - 1);
+    size_t i = (size_t)sfs_hash(key) & (m->cap - 1);
     while (m->keys[i] && strcmp(m->keys[i], key) != 0)
         i = (i + 1) & (m->cap - 1);
     return i;
 }
 
-void *sf_map_get(const sf_map *m, const char *key)
+void *sfs_map_get(const sfs_map *m, const char *key)
 {
     if (m->cap == 0)
         return NULL;
-    size_t i = sf_map_slot(m, key);
+    size_t i = sfs_map_slot(m, key);
     return m->keys[i] ? m->vals[i] : NULL;
 }
 
-static int sf_map_grow(sf_map *m)
+static int sfs_map_grow(sfs_map *m)
 {
     size_t ncap = m->cap ? m->cap * 2 : 16;
     char **keys = calloc(ncap, sizeof *keys);
@@ -420,13 +420,13 @@ static int sf_map_grow(sf_map *m)
         free(vals);
         return -1;
     }
-    sf_map old = *m;
+    sfs_map old = *m;
     m->keys = keys;
     m->vals = vals;
     m->cap = ncap;
     for (size_t i = 0; i < old.cap; i++) {
         if (old.keys[i]) {
-            size_t j = sf_map_slot(m, old.keys[i]);
+            size_t j = sfs_map_slot(m, old.keys[i]);
             m->keys[j] = old.keys[i];
             m->vals[j] = old.vals[i];
         }
@@ -436,11 +436,11 @@ static int sf_map_grow(sf_map *m)
     return 0;
 }
 
-int sf_map_put(sf_map *m, const char *key, void *val)
+int sfs_map_put(sfs_map *m, const char *key, void *val)
 {
-    if ((m->n + 1) * 4 > m->cap * 3 && sf_map_grow(m) != 0)
+    if ((m->n + 1) * 4 > m->cap * 3 && sfs_map_grow(m) != 0)
         return -1;
-    size_t i = sf_map_slot(m, key);
+    size_t i = sfs_map_slot(m, key);
     if (m->keys[i]) {
         m->vals[i] = val;
         return 0;
@@ -453,11 +453,11 @@ int sf_map_put(sf_map *m, const char *key, void *val)
     return 0;
 }
 
-void *sf_map_del(sf_map *m, const char *key)
+void *sfs_map_del(sfs_map *m, const char *key)
 {
     if (m->cap == 0)
         return NULL;
-    size_t i = sf_map_slot(m, key);
+    size_t i = sfs_map_slot(m, key);
     if (!m->keys[i])
         return NULL;
     void *val = m->vals[i];
@@ -470,7 +470,7 @@ void *sf_map_del(sf_map *m, const char *key)
         j = (j + 1) & (m->cap - 1);
         if (!m->keys[j])
             break;
-        size_t home = (size_t)sf_hash(m->keys[j]) & (m->cap - 1);
+        size_t home = (size_t)sfs_hash(m->keys[j]) & (m->cap - 1);
         int between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (between)
             continue;
@@ -482,7 +482,7 @@ void *sf_map_del(sf_map *m, const char *key)
     return val;
 }
 
-void sf_map_free(sf_map *m)
+void sfs_map_free(sfs_map *m)
 {
     for (size_t i = 0; i < m->cap; i++)
         free(m->keys[i]);
@@ -493,7 +493,7 @@ void sf_map_free(sf_map *m)
 
 /* ---- vector ---- */
 
-int sf_vec_push(sf_vec *v, void *item)
+int sfs_vec_push(sfs_vec *v, void *item)
 {
     if (v->n == v->cap) {
         size_t ncap = v->cap ? v->cap * 2 : 8;
@@ -507,7 +507,7 @@ int sf_vec_push(sf_vec *v, void *item)
     return 0;
 }
 
-int sf_vec_remove(sf_vec *v, const void *item)
+int sfs_vec_remove(sfs_vec *v, const void *item)
 {
     for (size_t i = v->n; i-- > 0;) {
         if (v->items[i] == item) {
@@ -519,7 +519,7 @@ int sf_vec_remove(sf_vec *v, const void *item)
     return -1;
 }
 
-void sf_vec_free(sf_vec *v)
+void sfs_vec_free(sfs_vec *v)
 {
     free(v->items);
     memset(v, 0, sizeof *v);

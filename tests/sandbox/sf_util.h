@@ -5,8 +5,8 @@
  * containers the store is built from (string-keyed hash map, pointer vector).
  * Kept apart so the SOQL parser and the store can be tested without a server.
  */
-#ifndef CAMPSYNC_SF_UTIL_H
-#define CAMPSYNC_SF_UTIL_H
+#ifndef CAMPSYNC_SBX_SF_UTIL_H
+#define CAMPSYNC_SBX_SF_UTIL_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,59 +16,59 @@
 /* Normalises a 15- or 18-character Id into its 18-character form (with the
  * casing of the first 15 restored from the suffix). Returns 0, or -1 when the
  * text is not an Id. */
-int sf_id_normalize(const char *in, size_t len, char out[19]);
+int sfs_id_normalize(const char *in, size_t len, char out[19]);
 /* Makes the Id number n of the object with the given 3-character key prefix. */
-void sf_id_make(const char *prefix, uint64_t n, char out[19]);
+void sfs_id_make(const char *prefix, uint64_t n, char out[19]);
 
 /* ---- time (UTC, milliseconds since the epoch) ---- */
 
 enum { SF_TIME_DATE = 1, SF_TIME_DATETIME = 2 };
 /* Parses YYYY-MM-DD or YYYY-MM-DDThh:mm:ss[.fff](Z|+hh:mm|+hhmm|-..).
  * Returns 0 and sets *ms and *kind, or -1. */
-int sf_time_parse(const char *s, size_t len, int64_t *ms, int *kind);
+int sfs_time_parse(const char *s, size_t len, int64_t *ms, int *kind);
 /* "2026-01-31T12:00:00.000+0000" (29 bytes with the NUL). */
-void sf_time_format_datetime(int64_t ms, char out[32]);
+void sfs_time_format_datetime(int64_t ms, char out[32]);
 /* "2026-01-31". */
-void sf_time_format_date(int64_t ms, char out[16]);
+void sfs_time_format_date(int64_t ms, char out[16]);
 
 /* ---- crypto / encoding ---- */
 
-void sf_sha256(const void *data, size_t len, uint8_t out[32]);
-void sf_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
-                    uint8_t out[32]);
+void sfs_sha256(const void *data, size_t len, uint8_t out[32]);
+void sfs_hmac_sha256(const void *key, size_t key_len, const void *msg, size_t msg_len,
+                     uint8_t out[32]);
 /* Standard base64 with padding; returns a malloc'd string. */
-char *sf_base64_encode(const uint8_t *data, size_t len);
+char *sfs_base64_encode(const uint8_t *data, size_t len);
 /* base64url (or standard) without padding requirements; returns a malloc'd
  * NUL-terminated buffer and its length, or NULL on bad input. */
-char *sf_base64url_decode(const char *in, size_t len, size_t *out_len);
+char *sfs_base64url_decode(const char *in, size_t len, size_t *out_len);
 
 /* ---- string-keyed hash map (keys copied, values borrowed) ---- */
 
-typedef struct sf_map {
+typedef struct sfs_map {
     char **keys;
     void **vals;
     size_t cap; /* power of two, 0 when empty */
     size_t n;
-} sf_map;
+} sfs_map;
 
-void *sf_map_get(const sf_map *m, const char *key);
+void *sfs_map_get(const sfs_map *m, const char *key);
 /* Inserts or replaces; returns 0 or -1 on allocation failure. */
-int sf_map_put(sf_map *m, const char *key, void *val);
+int sfs_map_put(sfs_map *m, const char *key, void *val);
 /* Removes and returns the value (NULL when absent). */
-void *sf_map_del(sf_map *m, const char *key);
+void *sfs_map_del(sfs_map *m, const char *key);
 /* Frees the keys and the table, not the values. */
-void sf_map_free(sf_map *m);
+void sfs_map_free(sfs_map *m);
 
 /* ---- vector of pointers ---- */
 
-typedef struct sf_vec {
+typedef struct sfs_vec {
     void **items;
     size_t n, cap;
-} sf_vec;
+} sfs_vec;
 
-int sf_vec_push(sf_vec *v, void *item);
+int sfs_vec_push(sfs_vec *v, void *item);
 /* Removes the first occurrence of item keeping the order; returns 0 if found. */
-int sf_vec_remove(sf_vec *v, const void *item);
-void sf_vec_free(sf_vec *v);
+int sfs_vec_remove(sfs_vec *v, const void *item);
+void sfs_vec_free(sfs_vec *v);
 
 #endif

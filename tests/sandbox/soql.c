@@ -1,6 +1,6 @@
 /*
  * Recursive-descent parser for the SOQL subset described in soql.h. One token
- * of look-ahead, every allocation owned by the resulting soql_query (or freed
+ * of look-ahead, every allocation owned by the resulting sfq_query (or freed
  * on the error path), nesting bounded so hostile input cannot exhaust the
  * stack. Errors quote the query the way Salesforce's parser does.
  */
@@ -14,8 +14,8 @@
 #include <string.h>
 #include <strings.h>
 
-#define SOQL_MAX_DEPTH 64
-#define SOQL_MAX_PARTS 8
+#define SFQ_MAX_DEPTH 64
+#define SFQ_MAX_PARTS 8
 
 typedef enum {
     TK_EOF,
@@ -30,26 +30,26 @@ typedef enum {
     TK_DOT,
     TK_OP,
     TK_BAD,
-} soql_tok_kind;
+} sfq_tok_kind;
 
 typedef struct {
-    soql_tok_kind kind;
+    sfq_tok_kind kind;
     size_t start, end; /* token text in the query */
-    soql_op op;        /* TK_OP */
-} soql_tok;
+    sfq_op op;         /* TK_OP */
+} sfq_tok;
 
 typedef struct {
     const char *q;
     size_t len;
     size_t pos;
-    soql_tok tok;
-    soql_error *err;
+    sfq_tok tok;
+    sfq_error *err;
     int failed;
     int depth;
-} soql_parser;
+} sfq_parser;
 
-void soql_error_at(soql_error *err, const char *query, int pos, const char *code, const char *fmt,
-                   ...)
+void sfq_error_at(sfq_error *err, const char *query, int pos, const char *code, const char *fmt,
+                  ...)
 {
     char text[600];
     va_list ap;
@@ -95,17 +95,17 @@ void soql_error_at(soql_error *err, const char *query, int pos, const char *code
 
 /* ---- lexer ---- */
 
-static int soql_ident_char(char c)
+static int sfq_ident_char(char c)
 {
     return isalnum((unsigned char)c) || c == '_';
 }
 
-static void soql_lex(soql_parser *p)
+static void sfq_lex(sfq_parser *p)
 {
     const char *q = p->q;
     while (p->pos < p->len && isspace((unsigned char)q[p->pos]))
         p->pos++;
-    soql_tok *t = &p->tok;
+    sfq_tok *t = &p->tok;
     t->start = p->pos;
     if (p->pos >= p->len) {
         t->kind = TK_EOF;
@@ -124,7 +124,7 @@ static void soql_lex(soql_parser *p)
         t->end = j;
         int64_t ms;
         int kind;
-        if (sf_time_parse(q + i, j - i, &ms, &kind) != 0)
+        if (sfs_time_parse(q + i, j - i, &ms, &kind) != 0)
             t->kind = TK_BAD;
         else
             t->kind = kind == SF_TIME_DATE ? TK_DATE : TK_DATETIME;
@@ -148,7 +148,7 @@ static void soql_lex(soql_parser *p)
     }
     if (isalpha((unsigned char)c) || c == '_') {
         size_t j = i;
-        while (j < p->len && soql_ident_char(q[j]))
+        while (j < p->len && sfq_ident_char(q[j]))
             j++;
         t->kind = TK_IDENT;
         t->end = j;
@@ -189,30 +189,30 @@ static void soql_lex(soql_parser *p)
         t->kind = TK_DOT;
         break;
     case '=':
-        t->op = SOQL_EQ;
+        t->op = SFQ_EQ;
         break;
     case '!':
         if (i + 1 < p->len && q[i + 1] == '=') {
-            t->op = SOQL_NE;
+            t->op = SFQ_NE;
             t->end = i + 2;
         } else {
             t->kind = TK_BAD;
         }
         break;
     case '<':
-        t->op = SOQL_LT;
+        t->op = SFQ_LT;
         if (i + 1 < p->len && q[i + 1] == '=') {
-            t->op = SOQL_LE;
+            t->op = SFQ_LE;
             t->end = i + 2;
         } else if (i + 1 < p->len && q[i + 1] == '>') {
-            t->op = SOQL_NE;
+            t->op = SFQ_NE;
             t->end = i + 2;
         }
         break;
     case '>':
-        t->op = SOQL_GT;
+        t->op = SFQ_GT;
         if (i + 1 < p->len && q[i + 1] == '=') {
-            t->op = SOQL_GE;
+            t->op = SFQ_GE;
             t->end = i + 2;
         }
         break;
@@ -228,71 +228,71 @@ static void soql_lex(soql_parser *p)
 
 /* ---- helpers ---- */
 
-static void soql_fail_token(soql_parser *p)
+static void sfq_fail_token(sfq_parser *p)
 {
     if (p->failed)
         return;
     p->failed = 1;
     if (p->tok.kind == TK_EOF) {
-        soql_error_at(p->err, p->q, (int)p->tok.start, "MALFORMED_QUERY",
-                      "unexpected token: '<EOF>'");
+        sfq_error_at(p->err, p->q, (int)p->tok.start, "MALFORMED_QUERY",
+                     "unexpected token: '<EOF>'");
         return;
     }
     size_t n = p->tok.end - p->tok.start;
     if (n > 100)
         n = 100;
-    soql_error_at(p->err, p->q, (int)p->tok.start, "MALFORMED_QUERY", "unexpected token: '%.*s'",
-                  (int)n, p->q + p->tok.start);
+    sfq_error_at(p->err, p->q, (int)p->tok.start, "MALFORMED_QUERY", "unexpected token: '%.*s'",
+                 (int)n, p->q + p->tok.start);
 }
 
-static int soql_is_kw(const soql_parser *p, const char *kw)
+static int sfq_is_kw(const sfq_parser *p, const char *kw)
 {
     size_t n = strlen(kw);
     return p->tok.kind == TK_IDENT && p->tok.end - p->tok.start == n &&
            strncasecmp(p->q + p->tok.start, kw, n) == 0;
 }
 
-static const char *const soql_keywords[] = {
+static const char *const sfq_keywords[] = {
     "SELECT", "FROM", "WHERE", "AND",    "OR",    "NOT",    "IN",       "LIKE",
     "ORDER",  "BY",   "ASC",   "DESC",   "NULLS", "FIRST",  "LAST",     "LIMIT",
     "OFFSET", "TRUE", "FALSE", "NULL",   "GROUP", "HAVING", "INCLUDES", "EXCLUDES",
     "WITH",   "FOR",  "USING", "TYPEOF", NULL};
 
-static int soql_is_reserved(const soql_parser *p)
+static int sfq_is_reserved(const sfq_parser *p)
 {
-    for (int i = 0; soql_keywords[i]; i++) {
-        if (soql_is_kw(p, soql_keywords[i]))
+    for (int i = 0; sfq_keywords[i]; i++) {
+        if (sfq_is_kw(p, sfq_keywords[i]))
             return 1;
     }
     return 0;
 }
 
-static int soql_expect_kw(soql_parser *p, const char *kw)
+static int sfq_expect_kw(sfq_parser *p, const char *kw)
 {
-    if (!soql_is_kw(p, kw)) {
-        soql_fail_token(p);
+    if (!sfq_is_kw(p, kw)) {
+        sfq_fail_token(p);
         return -1;
     }
-    soql_lex(p);
+    sfq_lex(p);
     return 0;
 }
 
-static int soql_expect(soql_parser *p, soql_tok_kind kind)
+static int sfq_expect(sfq_parser *p, sfq_tok_kind kind)
 {
     if (p->tok.kind != kind) {
-        soql_fail_token(p);
+        sfq_fail_token(p);
         return -1;
     }
-    soql_lex(p);
+    sfq_lex(p);
     return 0;
 }
 
-static char *soql_tok_dup(const soql_parser *p)
+static char *sfq_tok_dup(const sfq_parser *p)
 {
     return strndup(p->q + p->tok.start, p->tok.end - p->tok.start);
 }
 
-static void soql_path_free(soql_path *path)
+static void sfq_path_free(sfq_path *path)
 {
     for (int i = 0; i < path->n_parts; i++)
         free(path->parts[i]);
@@ -301,7 +301,7 @@ static void soql_path_free(soql_path *path)
     path->n_parts = 0;
 }
 
-static void soql_oom(soql_parser *p)
+static void sfq_oom(sfq_parser *p)
 {
     if (!p->failed) {
         p->failed = 1;
@@ -310,47 +310,47 @@ static void soql_oom(soql_parser *p)
     }
 }
 
-static int soql_parse_path(soql_parser *p, soql_path *out)
+static int sfq_parse_path(sfq_parser *p, sfq_path *out)
 {
     memset(out, 0, sizeof *out);
-    if (p->tok.kind != TK_IDENT || soql_is_reserved(p)) {
-        soql_fail_token(p);
+    if (p->tok.kind != TK_IDENT || sfq_is_reserved(p)) {
+        sfq_fail_token(p);
         return -1;
     }
     out->pos = (int)p->tok.start;
-    out->parts = calloc(SOQL_MAX_PARTS, sizeof *out->parts);
+    out->parts = calloc(SFQ_MAX_PARTS, sizeof *out->parts);
     if (!out->parts) {
-        soql_oom(p);
+        sfq_oom(p);
         return -1;
     }
     for (;;) {
-        if (p->tok.kind != TK_IDENT || out->n_parts == SOQL_MAX_PARTS) {
-            soql_fail_token(p);
-            soql_path_free(out);
+        if (p->tok.kind != TK_IDENT || out->n_parts == SFQ_MAX_PARTS) {
+            sfq_fail_token(p);
+            sfq_path_free(out);
             return -1;
         }
-        out->parts[out->n_parts] = soql_tok_dup(p);
+        out->parts[out->n_parts] = sfq_tok_dup(p);
         if (!out->parts[out->n_parts]) {
-            soql_oom(p);
-            soql_path_free(out);
+            sfq_oom(p);
+            sfq_path_free(out);
             return -1;
         }
         out->n_parts++;
-        soql_lex(p);
+        sfq_lex(p);
         if (p->tok.kind != TK_DOT)
             return 0;
-        soql_lex(p);
+        sfq_lex(p);
     }
 }
 
 /* Unescapes a quoted string token. \% and \_ stay escaped (they only mean
  * something to LIKE, which reads them). */
-static int soql_unescape(soql_parser *p, soql_literal *lit)
+static int sfq_unescape(sfq_parser *p, sfq_literal *lit)
 {
     size_t s = p->tok.start + 1, e = p->tok.end - 1;
     char *out = malloc(e - s + 1);
     if (!out) {
-        soql_oom(p);
+        sfq_oom(p);
         return -1;
     }
     size_t o = 0;
@@ -391,10 +391,10 @@ static int soql_unescape(soql_parser *p, soql_literal *lit)
             free(out);
             p->failed = 1;
             size_t n_shown = e - s > 100 ? 100 : e - s;
-            soql_error_at(p->err, p->q, (int)p->tok.start, "MALFORMED_QUERY",
-                          "Invalid string literal '%.*s'. Illegal character sequence '\\%c' in "
-                          "string literal.",
-                          (int)n_shown, p->q + s, n);
+            sfq_error_at(p->err, p->q, (int)p->tok.start, "MALFORMED_QUERY",
+                         "Invalid string literal '%.*s'. Illegal character sequence '\\%c' in "
+                         "string literal.",
+                         (int)n_shown, p->q + s, n);
             return -1;
         }
         }
@@ -405,21 +405,21 @@ static int soql_unescape(soql_parser *p, soql_literal *lit)
     return 0;
 }
 
-static int soql_parse_literal(soql_parser *p, soql_literal *lit)
+static int sfq_parse_literal(sfq_parser *p, sfq_literal *lit)
 {
     memset(lit, 0, sizeof *lit);
     lit->pos = (int)p->tok.start;
     switch (p->tok.kind) {
     case TK_STRING:
-        lit->kind = SOQL_LIT_STRING;
-        if (soql_unescape(p, lit) != 0)
+        lit->kind = SFQ_LIT_STRING;
+        if (sfq_unescape(p, lit) != 0)
             return -1;
         break;
     case TK_NUMBER:
-        lit->kind = SOQL_LIT_NUMBER;
-        lit->text = soql_tok_dup(p);
+        lit->kind = SFQ_LIT_NUMBER;
+        lit->text = sfq_tok_dup(p);
         if (!lit->text) {
-            soql_oom(p);
+            sfq_oom(p);
             return -1;
         }
         lit->len = strlen(lit->text);
@@ -428,208 +428,208 @@ static int soql_parse_literal(soql_parser *p, soql_literal *lit)
     case TK_DATE:
     case TK_DATETIME: {
         int kind;
-        sf_time_parse(p->q + p->tok.start, p->tok.end - p->tok.start, &lit->ms, &kind);
-        lit->kind = kind == SF_TIME_DATE ? SOQL_LIT_DATE : SOQL_LIT_DATETIME;
+        sfs_time_parse(p->q + p->tok.start, p->tok.end - p->tok.start, &lit->ms, &kind);
+        lit->kind = kind == SF_TIME_DATE ? SFQ_LIT_DATE : SFQ_LIT_DATETIME;
         lit->text = malloc(32);
         if (!lit->text) {
-            soql_oom(p);
+            sfq_oom(p);
             return -1;
         }
         if (kind == SF_TIME_DATE)
-            sf_time_format_date(lit->ms, lit->text);
+            sfs_time_format_date(lit->ms, lit->text);
         else
-            sf_time_format_datetime(lit->ms, lit->text);
+            sfs_time_format_datetime(lit->ms, lit->text);
         lit->len = strlen(lit->text);
         break;
     }
     case TK_IDENT:
-        if (soql_is_kw(p, "TRUE") || soql_is_kw(p, "FALSE")) {
-            lit->kind = SOQL_LIT_BOOL;
-            lit->boolean = soql_is_kw(p, "TRUE");
-        } else if (soql_is_kw(p, "NULL")) {
-            lit->kind = SOQL_LIT_NULL;
+        if (sfq_is_kw(p, "TRUE") || sfq_is_kw(p, "FALSE")) {
+            lit->kind = SFQ_LIT_BOOL;
+            lit->boolean = sfq_is_kw(p, "TRUE");
+        } else if (sfq_is_kw(p, "NULL")) {
+            lit->kind = SFQ_LIT_NULL;
         } else {
-            soql_fail_token(p);
+            sfq_fail_token(p);
             return -1;
         }
         break;
     default:
-        soql_fail_token(p);
+        sfq_fail_token(p);
         return -1;
     }
-    soql_lex(p);
+    sfq_lex(p);
     return 0;
 }
 
-static void soql_expr_free(soql_expr *e)
+static void sfq_expr_free(sfq_expr *e)
 {
     if (!e)
         return;
     for (int i = 0; i < e->n_kids; i++)
-        soql_expr_free(e->kids[i]);
+        sfq_expr_free(e->kids[i]);
     free(e->kids);
-    soql_path_free(&e->path);
+    sfq_path_free(&e->path);
     for (int i = 0; i < e->n_values; i++)
         free(e->values[i].text);
     free(e->values);
     free(e);
 }
 
-static soql_expr *soql_parse_cond(soql_parser *p);
+static sfq_expr *sfq_parse_cond(sfq_parser *p);
 
-static soql_expr *soql_parse_comparison(soql_parser *p)
+static sfq_expr *sfq_parse_comparison(sfq_parser *p)
 {
-    soql_expr *e = calloc(1, sizeof *e);
+    sfq_expr *e = calloc(1, sizeof *e);
     if (!e) {
-        soql_oom(p);
+        sfq_oom(p);
         return NULL;
     }
-    e->kind = SOQL_CMP;
-    if (soql_parse_path(p, &e->path) != 0)
+    e->kind = SFQ_CMP;
+    if (sfq_parse_path(p, &e->path) != 0)
         goto fail;
     e->op_pos = (int)p->tok.start;
     int is_list = 0;
     if (p->tok.kind == TK_OP) {
         e->op = p->tok.op;
-        soql_lex(p);
-    } else if (soql_is_kw(p, "LIKE")) {
-        e->op = SOQL_LIKE;
-        soql_lex(p);
-    } else if (soql_is_kw(p, "IN")) {
-        e->op = SOQL_IN;
+        sfq_lex(p);
+    } else if (sfq_is_kw(p, "LIKE")) {
+        e->op = SFQ_LIKE;
+        sfq_lex(p);
+    } else if (sfq_is_kw(p, "IN")) {
+        e->op = SFQ_IN;
         is_list = 1;
-        soql_lex(p);
-    } else if (soql_is_kw(p, "NOT")) {
-        soql_lex(p);
-        if (soql_expect_kw(p, "IN") != 0)
+        sfq_lex(p);
+    } else if (sfq_is_kw(p, "NOT")) {
+        sfq_lex(p);
+        if (sfq_expect_kw(p, "IN") != 0)
             goto fail;
-        e->op = SOQL_NOT_IN;
+        e->op = SFQ_NOT_IN;
         is_list = 1;
     } else {
-        soql_fail_token(p);
+        sfq_fail_token(p);
         goto fail;
     }
     if (!is_list) {
         e->values = calloc(1, sizeof *e->values);
         if (!e->values) {
-            soql_oom(p);
+            sfq_oom(p);
             goto fail;
         }
-        if (soql_parse_literal(p, &e->values[0]) != 0)
+        if (sfq_parse_literal(p, &e->values[0]) != 0)
             goto fail;
         e->n_values = 1;
         return e;
     }
-    if (soql_expect(p, TK_LPAREN) != 0)
+    if (sfq_expect(p, TK_LPAREN) != 0)
         goto fail;
     size_t cap = 0;
     for (;;) {
         if ((size_t)e->n_values == cap) {
             cap = cap ? cap * 2 : 8;
-            soql_literal *v = realloc(e->values, cap * sizeof *v);
+            sfq_literal *v = realloc(e->values, cap * sizeof *v);
             if (!v) {
-                soql_oom(p);
+                sfq_oom(p);
                 goto fail;
             }
             e->values = v;
         }
-        if (soql_parse_literal(p, &e->values[e->n_values]) != 0)
+        if (sfq_parse_literal(p, &e->values[e->n_values]) != 0)
             goto fail;
         e->n_values++;
         if (p->tok.kind == TK_COMMA) {
-            soql_lex(p);
+            sfq_lex(p);
             continue;
         }
-        if (soql_expect(p, TK_RPAREN) != 0)
+        if (sfq_expect(p, TK_RPAREN) != 0)
             goto fail;
         return e;
     }
 fail:
-    soql_expr_free(e);
+    sfq_expr_free(e);
     return NULL;
 }
 
-static soql_expr *soql_parse_unary(soql_parser *p)
+static sfq_expr *sfq_parse_unary(sfq_parser *p)
 {
-    if (++p->depth > SOQL_MAX_DEPTH) {
+    if (++p->depth > SFQ_MAX_DEPTH) {
         if (!p->failed) {
             p->failed = 1;
-            soql_error_at(p->err, p->q, (int)p->tok.start, "MALFORMED_QUERY",
-                          "expression nesting is too deep");
+            sfq_error_at(p->err, p->q, (int)p->tok.start, "MALFORMED_QUERY",
+                         "expression nesting is too deep");
         }
         return NULL;
     }
-    soql_expr *e = NULL;
-    if (soql_is_kw(p, "NOT")) {
-        soql_lex(p);
-        soql_expr *kid = soql_parse_unary(p);
+    sfq_expr *e = NULL;
+    if (sfq_is_kw(p, "NOT")) {
+        sfq_lex(p);
+        sfq_expr *kid = sfq_parse_unary(p);
         if (!kid)
             goto out;
         e = calloc(1, sizeof *e);
-        soql_expr **kids = calloc(1, sizeof *kids);
+        sfq_expr **kids = calloc(1, sizeof *kids);
         if (!e || !kids) {
             free(e);
             free(kids);
-            soql_expr_free(kid);
+            sfq_expr_free(kid);
             e = NULL;
-            soql_oom(p);
+            sfq_oom(p);
             goto out;
         }
-        e->kind = SOQL_NOT;
+        e->kind = SFQ_NOT;
         e->kids = kids;
         e->kids[0] = kid;
         e->n_kids = 1;
     } else if (p->tok.kind == TK_LPAREN) {
-        soql_lex(p);
-        e = soql_parse_cond(p);
-        if (e && soql_expect(p, TK_RPAREN) != 0) {
-            soql_expr_free(e);
+        sfq_lex(p);
+        e = sfq_parse_cond(p);
+        if (e && sfq_expect(p, TK_RPAREN) != 0) {
+            sfq_expr_free(e);
             e = NULL;
         }
     } else {
-        e = soql_parse_comparison(p);
+        e = sfq_parse_comparison(p);
     }
 out:
     p->depth--;
     return e;
 }
 
-static soql_expr *soql_parse_cond(soql_parser *p)
+static sfq_expr *sfq_parse_cond(sfq_parser *p)
 {
-    soql_expr *first = soql_parse_unary(p);
+    sfq_expr *first = sfq_parse_unary(p);
     if (!first)
         return NULL;
-    int is_and = soql_is_kw(p, "AND"), is_or = soql_is_kw(p, "OR");
+    int is_and = sfq_is_kw(p, "AND"), is_or = sfq_is_kw(p, "OR");
     if (!is_and && !is_or)
         return first;
-    soql_expr *e = calloc(1, sizeof *e);
+    sfq_expr *e = calloc(1, sizeof *e);
     if (!e) {
-        soql_expr_free(first);
-        soql_oom(p);
+        sfq_expr_free(first);
+        sfq_oom(p);
         return NULL;
     }
-    e->kind = is_and ? SOQL_AND : SOQL_OR;
+    e->kind = is_and ? SFQ_AND : SFQ_OR;
     const char *kw = is_and ? "AND" : "OR";
     size_t cap = 4;
     e->kids = calloc(cap, sizeof *e->kids);
     if (!e->kids) {
-        soql_expr_free(first);
+        sfq_expr_free(first);
         free(e);
-        soql_oom(p);
+        sfq_oom(p);
         return NULL;
     }
     e->kids[e->n_kids++] = first;
-    while (soql_is_kw(p, kw)) {
-        soql_lex(p);
-        soql_expr *kid = soql_parse_unary(p);
+    while (sfq_is_kw(p, kw)) {
+        sfq_lex(p);
+        sfq_expr *kid = sfq_parse_unary(p);
         if (!kid)
             goto fail;
         if ((size_t)e->n_kids == cap) {
             cap *= 2;
-            soql_expr **k = realloc(e->kids, cap * sizeof *k);
+            sfq_expr **k = realloc(e->kids, cap * sizeof *k);
             if (!k) {
-                soql_expr_free(kid);
-                soql_oom(p);
+                sfq_expr_free(kid);
+                sfq_oom(p);
                 goto fail;
             }
             e->kids = k;
@@ -637,78 +637,78 @@ static soql_expr *soql_parse_cond(soql_parser *p)
         e->kids[e->n_kids++] = kid;
     }
     /* SOQL has no precedence between AND and OR: mixing them needs parentheses. */
-    if (soql_is_kw(p, is_and ? "OR" : "AND")) {
-        soql_fail_token(p);
+    if (sfq_is_kw(p, is_and ? "OR" : "AND")) {
+        sfq_fail_token(p);
         goto fail;
     }
     return e;
 fail:
-    soql_expr_free(e);
+    sfq_expr_free(e);
     return NULL;
 }
 
-static int soql_parse_long(soql_parser *p, long *out)
+static int sfq_parse_long(sfq_parser *p, long *out)
 {
     if (p->tok.kind != TK_NUMBER || !isdigit((unsigned char)p->q[p->tok.start])) {
-        soql_fail_token(p);
+        sfq_fail_token(p);
         return -1;
     }
     long v = 0;
     for (size_t i = p->tok.start; i < p->tok.end; i++) {
         if (!isdigit((unsigned char)p->q[i]) || v > 100000000L) {
-            soql_fail_token(p);
+            sfq_fail_token(p);
             return -1;
         }
         v = v * 10 + (p->q[i] - '0');
     }
     *out = v;
-    soql_lex(p);
+    sfq_lex(p);
     return 0;
 }
 
-void soql_free(soql_query *query)
+void sfq_free(sfq_query *query)
 {
     if (!query)
         return;
     for (int i = 0; i < query->n_fields; i++)
-        soql_path_free(&query->fields[i]);
+        sfq_path_free(&query->fields[i]);
     free(query->fields);
     free(query->object);
-    soql_expr_free(query->where);
+    sfq_expr_free(query->where);
     for (int i = 0; i < query->n_order; i++)
-        soql_path_free(&query->order[i].path);
+        sfq_path_free(&query->order[i].path);
     free(query->order);
     free(query);
 }
 
-int soql_parse(const char *q, soql_query **out, soql_error *err)
+int sfq_parse(const char *q, sfq_query **out, sfq_error *err)
 {
     *out = NULL;
     memset(err, 0, sizeof *err);
-    soql_parser p = {.q = q, .len = strlen(q), .err = err};
-    soql_query *query = calloc(1, sizeof *query);
+    sfq_parser p = {.q = q, .len = strlen(q), .err = err};
+    sfq_query *query = calloc(1, sizeof *query);
     if (!query) {
-        soql_oom(&p);
+        sfq_oom(&p);
         return -1;
     }
     query->limit = -1;
     query->offset = -1;
-    soql_lex(&p);
+    sfq_lex(&p);
     if (p.tok.kind == TK_EOF) {
         snprintf(err->code, sizeof err->code, "MALFORMED_QUERY");
         snprintf(err->message, sizeof err->message, "SOQL statements cannot be empty or null");
-        soql_free(query);
+        sfq_free(query);
         return -1;
     }
-    if (soql_expect_kw(&p, "SELECT") != 0)
+    if (sfq_expect_kw(&p, "SELECT") != 0)
         goto fail;
-    if (soql_is_kw(&p, "COUNT")) {
+    if (sfq_is_kw(&p, "COUNT")) {
         size_t save_pos = p.pos;
-        soql_tok save_tok = p.tok;
-        soql_lex(&p);
+        sfq_tok save_tok = p.tok;
+        sfq_lex(&p);
         if (p.tok.kind == TK_LPAREN) {
-            soql_lex(&p);
-            if (soql_expect(&p, TK_RPAREN) != 0)
+            sfq_lex(&p);
+            if (sfq_expect(&p, TK_RPAREN) != 0)
                 goto fail;
             query->count_only = 1;
         } else {
@@ -721,93 +721,93 @@ int soql_parse(const char *q, soql_query **out, soql_error *err)
         for (;;) {
             if ((size_t)query->n_fields == cap) {
                 cap = cap ? cap * 2 : 8;
-                soql_path *f = realloc(query->fields, cap * sizeof *f);
+                sfq_path *f = realloc(query->fields, cap * sizeof *f);
                 if (!f) {
-                    soql_oom(&p);
+                    sfq_oom(&p);
                     goto fail;
                 }
                 query->fields = f;
             }
-            if (soql_parse_path(&p, &query->fields[query->n_fields]) != 0)
+            if (sfq_parse_path(&p, &query->fields[query->n_fields]) != 0)
                 goto fail;
             query->n_fields++;
             if (p.tok.kind != TK_COMMA)
                 break;
-            soql_lex(&p);
+            sfq_lex(&p);
         }
     }
-    if (soql_expect_kw(&p, "FROM") != 0)
+    if (sfq_expect_kw(&p, "FROM") != 0)
         goto fail;
-    if (p.tok.kind != TK_IDENT || soql_is_reserved(&p)) {
-        soql_fail_token(&p);
+    if (p.tok.kind != TK_IDENT || sfq_is_reserved(&p)) {
+        sfq_fail_token(&p);
         goto fail;
     }
     query->object_pos = (int)p.tok.start;
-    query->object = soql_tok_dup(&p);
+    query->object = sfq_tok_dup(&p);
     if (!query->object) {
-        soql_oom(&p);
+        sfq_oom(&p);
         goto fail;
     }
-    soql_lex(&p);
-    if (soql_is_kw(&p, "WHERE")) {
-        soql_lex(&p);
-        query->where = soql_parse_cond(&p);
+    sfq_lex(&p);
+    if (sfq_is_kw(&p, "WHERE")) {
+        sfq_lex(&p);
+        query->where = sfq_parse_cond(&p);
         if (!query->where)
             goto fail;
     }
-    if (soql_is_kw(&p, "ORDER")) {
-        soql_lex(&p);
-        if (soql_expect_kw(&p, "BY") != 0)
+    if (sfq_is_kw(&p, "ORDER")) {
+        sfq_lex(&p);
+        if (sfq_expect_kw(&p, "BY") != 0)
             goto fail;
         size_t cap = 0;
         for (;;) {
             if ((size_t)query->n_order == cap) {
                 cap = cap ? cap * 2 : 4;
-                soql_order *o = realloc(query->order, cap * sizeof *o);
+                sfq_order *o = realloc(query->order, cap * sizeof *o);
                 if (!o) {
-                    soql_oom(&p);
+                    sfq_oom(&p);
                     goto fail;
                 }
                 query->order = o;
             }
-            soql_order *o = &query->order[query->n_order];
+            sfq_order *o = &query->order[query->n_order];
             memset(o, 0, sizeof *o);
-            if (soql_parse_path(&p, &o->path) != 0)
+            if (sfq_parse_path(&p, &o->path) != 0)
                 goto fail;
             query->n_order++;
-            if (soql_is_kw(&p, "ASC")) {
-                soql_lex(&p);
-            } else if (soql_is_kw(&p, "DESC")) {
+            if (sfq_is_kw(&p, "ASC")) {
+                sfq_lex(&p);
+            } else if (sfq_is_kw(&p, "DESC")) {
                 o->desc = 1;
-                soql_lex(&p);
+                sfq_lex(&p);
             }
             o->nulls_last = o->desc;
-            if (soql_is_kw(&p, "NULLS")) {
-                soql_lex(&p);
-                if (soql_is_kw(&p, "FIRST")) {
+            if (sfq_is_kw(&p, "NULLS")) {
+                sfq_lex(&p);
+                if (sfq_is_kw(&p, "FIRST")) {
                     o->nulls_last = 0;
-                } else if (soql_is_kw(&p, "LAST")) {
+                } else if (sfq_is_kw(&p, "LAST")) {
                     o->nulls_last = 1;
                 } else {
-                    soql_fail_token(&p);
+                    sfq_fail_token(&p);
                     goto fail;
                 }
-                soql_lex(&p);
+                sfq_lex(&p);
             }
             if (p.tok.kind != TK_COMMA)
                 break;
-            soql_lex(&p);
+            sfq_lex(&p);
         }
     }
-    if (soql_is_kw(&p, "LIMIT")) {
-        soql_lex(&p);
-        if (soql_parse_long(&p, &query->limit) != 0)
+    if (sfq_is_kw(&p, "LIMIT")) {
+        sfq_lex(&p);
+        if (sfq_parse_long(&p, &query->limit) != 0)
             goto fail;
     }
-    if (soql_is_kw(&p, "OFFSET")) {
-        soql_lex(&p);
+    if (sfq_is_kw(&p, "OFFSET")) {
+        sfq_lex(&p);
         query->offset_pos = (int)p.tok.start;
-        if (soql_parse_long(&p, &query->offset) != 0)
+        if (sfq_parse_long(&p, &query->offset) != 0)
             goto fail;
         if (query->offset > 2000) {
             p.failed = 1;
@@ -817,19 +817,19 @@ int soql_parse(const char *q, soql_query **out, soql_error *err)
         }
     }
     if (p.tok.kind != TK_EOF) {
-        soql_fail_token(&p);
+        sfq_fail_token(&p);
         goto fail;
     }
     *out = query;
     return 0;
 fail:
     if (!p.failed)
-        soql_fail_token(&p);
-    soql_free(query);
+        sfq_fail_token(&p);
+    sfq_free(query);
     return -1;
 }
 
-int soql_like(const char *pat, size_t plen, const char *s, size_t slen)
+int sfq_like(const char *pat, size_t plen, const char *s, size_t slen)
 {
     /* Iterative wildcard match with one back-tracking point for '%'. */
     size_t pi = 0, si = 0, star_p = (size_t)-1, star_s = 0;

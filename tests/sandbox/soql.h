@@ -1,7 +1,7 @@
 /*
  * SOQL parser of the Salesforce simulator: the subset campsync uses, parsed
  * into a small syntax tree with no knowledge of objects or fields (the store
- * checks names and types, see sf_query.c). Kept apart from the transport so it
+ * checks names and types, see sfs_query.c). Kept apart from the transport so it
  * can be unit-tested and fuzzed: it never reads past its input and reports
  * every problem the way Salesforce does (errorCode + a message that quotes the
  * query, points at the column and says what is wrong).
@@ -18,23 +18,23 @@
  *            | 2026-01-31T00:00:00[.000](Z|+hh:mm|+hhmm)
  * Keywords are case-insensitive.
  */
-#ifndef CAMPSYNC_SOQL_H
-#define CAMPSYNC_SOQL_H
+#ifndef CAMPSYNC_SBX_SOQL_H
+#define CAMPSYNC_SBX_SOQL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 typedef enum {
-    SOQL_LIT_STRING,
-    SOQL_LIT_NUMBER,
-    SOQL_LIT_BOOL,
-    SOQL_LIT_NULL,
-    SOQL_LIT_DATE,
-    SOQL_LIT_DATETIME,
-} soql_lit_kind;
+    SFQ_LIT_STRING,
+    SFQ_LIT_NUMBER,
+    SFQ_LIT_BOOL,
+    SFQ_LIT_NULL,
+    SFQ_LIT_DATE,
+    SFQ_LIT_DATETIME,
+} sfq_lit_kind;
 
-typedef struct soql_literal {
-    soql_lit_kind kind;
+typedef struct sfq_literal {
+    sfq_lit_kind kind;
     char *text;    /* STRING: the unescaped value; NUMBER: as written;
                       DATE/DATETIME: canonical "2026-01-31" / "2026-01-31T00:00:00.000+0000" */
     size_t len;    /* length of text (strings may hold NUL after unescaping) */
@@ -42,76 +42,76 @@ typedef struct soql_literal {
     int boolean;   /* BOOL */
     int64_t ms;    /* DATE/DATETIME: UTC milliseconds */
     int pos;       /* offset in the query */
-} soql_literal;
+} sfq_literal;
 
 /* A field path: "Email" or "Lead.Email" (parts as written). */
-typedef struct soql_path {
+typedef struct sfq_path {
     char **parts;
     int n_parts;
     int pos; /* offset of the first part in the query */
-} soql_path;
+} sfq_path;
 
-typedef enum { SOQL_AND, SOQL_OR, SOQL_NOT, SOQL_CMP } soql_expr_kind;
+typedef enum { SFQ_AND, SFQ_OR, SFQ_NOT, SFQ_CMP } sfq_expr_kind;
 
 typedef enum {
-    SOQL_EQ,
-    SOQL_NE,
-    SOQL_LT,
-    SOQL_LE,
-    SOQL_GT,
-    SOQL_GE,
-    SOQL_LIKE,
-    SOQL_IN,
-    SOQL_NOT_IN,
-} soql_op;
+    SFQ_EQ,
+    SFQ_NE,
+    SFQ_LT,
+    SFQ_LE,
+    SFQ_GT,
+    SFQ_GE,
+    SFQ_LIKE,
+    SFQ_IN,
+    SFQ_NOT_IN,
+} sfq_op;
 
-typedef struct soql_expr {
-    soql_expr_kind kind;
-    struct soql_expr **kids; /* AND/OR: n_kids >= 2; NOT: 1 */
+typedef struct sfq_expr {
+    sfq_expr_kind kind;
+    struct sfq_expr **kids; /* AND/OR: n_kids >= 2; NOT: 1 */
     int n_kids;
-    soql_path path;       /* CMP */
-    soql_op op;           /* CMP */
-    soql_literal *values; /* CMP: 1 value, or the IN list */
+    sfq_path path;       /* CMP */
+    sfq_op op;           /* CMP */
+    sfq_literal *values; /* CMP: 1 value, or the IN list */
     int n_values;
     int op_pos;
-} soql_expr;
+} sfq_expr;
 
-typedef struct soql_order {
-    soql_path path;
+typedef struct sfq_order {
+    sfq_path path;
     int desc;
     int nulls_last;
-} soql_order;
+} sfq_order;
 
-typedef struct soql_query {
-    int count_only;    /* SELECT COUNT() */
-    soql_path *fields; /* SELECT list (none when count_only) */
+typedef struct sfq_query {
+    int count_only;   /* SELECT COUNT() */
+    sfq_path *fields; /* SELECT list (none when count_only) */
     int n_fields;
     char *object;
     int object_pos;
-    soql_expr *where; /* NULL when absent */
-    soql_order *order;
+    sfq_expr *where; /* NULL when absent */
+    sfq_order *order;
     int n_order;
     long limit;  /* -1 when absent */
     long offset; /* -1 when absent */
     int offset_pos;
-} soql_query;
+} sfq_query;
 
-typedef struct soql_error {
+typedef struct sfq_error {
     char code[40];      /* MALFORMED_QUERY, INVALID_FIELD, ... */
     char message[1024]; /* as Salesforce words it, with the query excerpt */
-} soql_error;
+} sfq_error;
 
 /* Parses q (NUL-terminated). Returns 0 and a query the caller frees with
- * soql_free, or -1 with err filled. */
-int soql_parse(const char *q, soql_query **out, soql_error *err);
-void soql_free(soql_query *query);
+ * sfq_free, or -1 with err filled. */
+int sfq_parse(const char *q, sfq_query **out, sfq_error *err);
+void sfq_free(sfq_query *query);
 
 /* Fills err the way Salesforce reports a problem at offset pos of query:
  * "\n<the query row>\n<spaces>^\nERROR at Row:R:Column:C\n<text>". */
-void soql_error_at(soql_error *err, const char *query, int pos, const char *code, const char *fmt,
-                   ...) __attribute__((format(printf, 5, 6)));
+void sfq_error_at(sfq_error *err, const char *query, int pos, const char *code, const char *fmt,
+                  ...) __attribute__((format(printf, 5, 6)));
 
 /* SOQL LIKE: % any run, _ one character, case-insensitive (ASCII). */
-int soql_like(const char *pattern, size_t plen, const char *s, size_t slen);
+int sfq_like(const char *pattern, size_t plen, const char *s, size_t slen);
 
 #endif
