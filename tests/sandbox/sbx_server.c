@@ -107,6 +107,7 @@ typedef struct {
     char *body;
     size_t body_len;
     size_t body_cap;
+    int started; /* the first call only announces the request */
     int too_big;
     int form_body;
     cached_arg *args;
@@ -751,6 +752,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     req_ctx *c = *con_cls;
     if (!c)
         return MHD_NO;
+    if (!c->started) {
+        c->started = 1;
+        return MHD_YES;
+    }
     size_t limit = l->kind == SBX_LISTENER_ADMIN ? ADMIN_MAX_BODY : s->v[l->kind].max_body;
     if (*upload_size > 0) {
         if (!c->too_big && c->body_len + *upload_size > limit) {
