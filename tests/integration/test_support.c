@@ -205,12 +205,19 @@ static void test_paths_and_tmpdir(void **state)
     snprintf(file, sizeof file, "%s/sub", dir);
     assert_int_equal(mkdir(file, 0700), 0);
     snprintf(file, sizeof file, "%s/sub/f", dir);
-    FILE *f = fopen(file, "w");
-    assert_non_null(f);
-    fputs("x", f);
-    fclose(f);
-    assert_int_equal(ts_tmpdir_remove(dir), 0);
+    assert_int_equal(ts_write_file(file, "a\0b", 3, 0600), 0);
     struct stat st;
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    size_t len = 0;
+    char *back = ts_read_file(file, &len);
+    assert_non_null(back);
+    assert_int_equal(len, 3);
+    assert_memory_equal(back, "a\0b", 3);
+    free(back);
+    assert_null(ts_read_file("/nonexistent/campsync", NULL));
+    assert_int_equal(ts_write_file("/nonexistent/dir/f", "x", 0, 0644), -1);
+    assert_int_equal(ts_tmpdir_remove(dir), 0);
     assert_int_not_equal(stat(dir, &st), 0);
     assert_int_equal(ts_tmpdir_remove("/"), -1);
 }

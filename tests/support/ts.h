@@ -44,6 +44,10 @@ int ts_tmpdir_remove(const char *path);
  * frees (length in *len when len is not NULL), or NULL. */
 char *ts_read_file(const char *path, size_t *len);
 
+/* Writes len bytes (len 0: strlen) to path, replacing it, with the given
+ * mode (e.g. 0600 for a secret file). Returns 0 or -1. */
+int ts_write_file(const char *path, const char *data, size_t len, int mode);
+
 /* Path of a built binary: $CAMPSYNC_BIN_DIR/<name>, or beside the running test
  * binary when that variable is unset. Returns 0 when the file is executable,
  * -1 otherwise (with a message naming the path tried). */

@@ -113,6 +113,31 @@ char *ts_read_file(const char *path, size_t *len)
     return buf;
 }
 
+int ts_write_file(const char *path, const char *data, size_t len, int mode)
+{
+    if (!len)
+        len = strlen(data);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, (mode_t)mode);
+    if (fd < 0) {
+        fprintf(stderr, "ts: cannot create %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t w = write(fd, data + done, len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            fprintf(stderr, "ts: writing %s: %s\n", path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        done += (size_t)w;
+    }
+    fchmod(fd, (mode_t)mode);
+    return close(fd) == 0 ? 0 : -1;
+}
+
 int ts_bin_path(const char *name, char *out, size_t cap)
 {
     const char *dir = getenv("CAMPSYNC_BIN_DIR");
