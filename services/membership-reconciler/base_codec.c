@@ -1,8 +1,8 @@
 /*
  * Base codec: see base_codec.h for the format. Varints are LEB128 (7 bits a
- * byte, low first); a varint longer than 10 bytes or above 64 bits is
- * corrupt. The checksum catches truncation and bit rot that would otherwise
- * decode into a plausible but wrong base, which could make the merge remove
+ * byte, low first); a varint longer than 10 bytes, above 64 bits or padded
+ * with a zero byte is corrupt (one encoding per base). The checksum catches truncation and bit rot
+ * that would otherwise decode into a plausible but wrong base, which could make the merge remove
  * members; so it is checked before anything else.
  */
 #include "base_codec.h"
@@ -127,6 +127,8 @@ static bool rvar(rbuf *r, uint64_t *v)
             return false; /* more than 64 bits */
         x |= (uint64_t)(c & 0x7F) << shift;
         if (!(c & 0x80)) {
+            if (c == 0 && shift > 0)
+                return false; /* padded: one encoding per value */
             *v = x;
             return true;
         }
