@@ -165,7 +165,8 @@ static void test_free_kills_group(void **state)
     assert_true(gone(grandchild));
 }
 
-/* A process that spawns children and exits leaves nothing running. */
+/* A process that spawns children, makes a temp dir and exits leaves nothing
+ * running and nothing on disk. */
 static void test_exit_cleans_up(void **state)
 {
     int fds[2];
@@ -175,21 +176,28 @@ static void test_exit_cleans_up(void **state)
     assert_true(helper >= 0);
     if (helper == 0) {
         close(fds[0]);
+        char dir[PATH_MAX] = "";
+        int made = ts_tmpdir_make("leftover", dir, sizeof dir);
         const char *argv[] = {"sleep", "30", NULL};
-        ts_proc *p = ts_proc_spawn(argv, NULL, tmp, "orphan");
+        ts_proc *p = ts_proc_spawn(argv, NULL, made == 0 ? dir : tmp, "orphan");
         pid_t pid = p ? ts_proc_pid(p) : -1;
         ssize_t w = write(fds[1], &pid, sizeof pid);
-        exit(w == (ssize_t)sizeof pid && p ? 0 : 1);
+        ssize_t w2 = write(fds[1], dir, sizeof dir);
+        exit(w == (ssize_t)sizeof pid && w2 == (ssize_t)sizeof dir && p && made == 0 ? 0 : 1);
     }
     close(fds[1]);
     pid_t child = -1;
+    char leftover[PATH_MAX];
     assert_int_equal(read(fds[0], &child, sizeof child), (ssize_t)sizeof child);
+    assert_int_equal(read(fds[0], leftover, sizeof leftover), (ssize_t)sizeof leftover);
     close(fds[0]);
     int st = 0;
     assert_int_equal(waitpid(helper, &st, 0), helper);
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_true(child > 0);
     assert_true(gone(child));
+    struct stat sb;
+    assert_int_not_equal(stat(leftover, &sb), 0);
 }
 
 static void test_paths_and_tmpdir(void **state)

@@ -34,7 +34,9 @@ void ts_sleep_ms(int ms);
 /* ---- files and paths ---- */
 
 /* Makes a fresh directory $TMPDIR/campsync-<tag>-XXXXXX (tag may be NULL) and
- * writes its path to out. Returns 0 or -1. */
+ * writes its path to out. Returns 0 or -1. Dirs not removed by the test are
+ * removed at exit (after its children are killed) unless CAMPSYNC_KEEP_TMP=1
+ * is set, which keeps them, logs included, for a post-mortem. */
 int ts_tmpdir_make(const char *tag, char *out, size_t cap);
 
 /* Removes path and everything under it. Returns 0 or -1. Refuses "" and "/". */

@@ -36,6 +36,76 @@ void ts_sleep_ms(int ms)
         ;
 }
 
+/* Temp dirs still to remove at exit (a failed test skips its teardown). */
+struct tmp_entry {
+    struct tmp_entry *next;
+    char path[];
+};
+static pthread_mutex_t tmp_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct tmp_entry *tmp_head;
+static pid_t tmp_owner;
+static int tmp_atexit_done;
+
+static int remove_tree(const char *path);
+
+static void tmp_cleanup(void)
+{
+    if (getpid() != tmp_owner)
+        return;
+    /* Children may still write into the dirs: stop them first. */
+    ts_proc_kill_all();
+    const char *keep = getenv("CAMPSYNC_KEEP_TMP");
+    pthread_mutex_lock(&tmp_mu);
+    for (struct tmp_entry *t = tmp_head; t; t = t->next) {
+        if (keep && *keep && strcmp(keep, "0") != 0)
+            fprintf(stderr, "ts: keeping %s (CAMPSYNC_KEEP_TMP)\n", t->path);
+        else
+            remove_tree(t->path);
+    }
+    pthread_mutex_unlock(&tmp_mu);
+}
+
+static void tmp_register(const char *path)
+{
+    size_t len = strlen(path);
+    struct tmp_entry *t = malloc(sizeof *t + len + 1);
+    if (!t)
+        return;
+    memcpy(t->path, path, len + 1);
+    pthread_mutex_lock(&tmp_mu);
+    if (!tmp_atexit_done) {
+        atexit(tmp_cleanup);
+        tmp_atexit_done = 1;
+    }
+    if (tmp_owner != getpid()) {
+        /* A child forked by the test: the inherited dirs are the parent's
+         * to remove; drop our copies of the entries. */
+        while (tmp_head) {
+            struct tmp_entry *next = tmp_head->next;
+            free(tmp_head);
+            tmp_head = next;
+        }
+        tmp_owner = getpid();
+    }
+    t->next = tmp_head;
+    tmp_head = t;
+    pthread_mutex_unlock(&tmp_mu);
+}
+
+static void tmp_unregister(const char *path)
+{
+    pthread_mutex_lock(&tmp_mu);
+    for (struct tmp_entry **pp = &tmp_head; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->path, path) == 0) {
+            struct tmp_entry *dead = *pp;
+            *pp = dead->next;
+            free(dead);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&tmp_mu);
+}
+
 int ts_tmpdir_make(const char *tag, char *out, size_t cap)
 {
     const char *base = getenv("TMPDIR");
@@ -50,6 +120,7 @@ int ts_tmpdir_make(const char *tag, char *out, size_t cap)
         fprintf(stderr, "ts: mkdtemp %s: %s\n", out, strerror(errno));
         return -1;
     }
+    tmp_register(out);
     return 0;
 }
 
@@ -66,6 +137,12 @@ int ts_tmpdir_remove(const char *path)
         fprintf(stderr, "ts: refusing to remove '%s'\n", path ? path : "(null)");
         return -1;
     }
+    tmp_unregister(path);
+    return remove_tree(path);
+}
+
+static int remove_tree(const char *path)
+{
     if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 && errno != ENOENT) {
         fprintf(stderr, "ts: walking %s: %s\n", path, strerror(errno));
         return -1;
