@@ -133,6 +133,32 @@ static void positions_of_journey_a(void **state)
     assert_int_equal(s.lc, 2);
     assert_int_equal(s.oc, 3);
     assert_int_equal(s.cw, 4);
+    /* "at or before" is inclusive: a touch at the very instant counts */
+    o->created_ms = 4 * DAY;      /* t3's instant */
+    o->lead_created_ms = 3 * DAY; /* t2's instant */
+    attr_positions_find(&ds, 0, &s);
+    assert_int_equal(s.oc, 3);
+    assert_int_equal(s.lc, 2);
+    o->created_ms = 4 * DAY - 1;
+    o->lead_created_ms = 3 * DAY - 1;
+    attr_positions_find(&ds, 0, &s);
+    assert_int_equal(s.oc, 2);
+    assert_int_equal(s.lc, 1);
+    o->created_ms = 4 * DAY + HOUR;
+    o->lead_created_ms = 4 * DAY;
+    /* the close day lasts until 23:59:59.999 UTC: closed on day 5 (any time
+     * of it) keeps t4 (day 5 00:00); closed on day 4 drops it */
+    o->close_ms = 5 * DAY + 13 * HOUR;
+    attr_positions_find(&ds, 0, &s);
+    assert_int_equal(s.n_in, 5);
+    assert_int_equal(s.cw, 4);
+    o->close_ms = 5 * DAY - 1;
+    attr_positions_find(&ds, 0, &s);
+    assert_int_equal(s.n_in, 4);
+    assert_int_equal(s.cw, 3);
+    assert_true(attr_close_cutoff(5 * DAY + 13 * HOUR) == 6 * DAY - 1);
+    assert_true(attr_close_cutoff(-1) == -1); /* 1969-12-31 ends at -1 ms */
+    o->close_ms = 6 * DAY;
     /* lost: cut the same way, but no CW */
     o->won = 0;
     attr_positions_find(&ds, 0, &s);
