@@ -307,12 +307,48 @@ static void invalid_datasets_are_named(void **state)
     assert_non_null(strstr(err.msg, "amount out of range"));
 }
 
+static void markov_refuses_too_many_channels(void **state)
+{
+    enum { N = ATTR_MARKOV_MAX_CHANNELS + 1 };
+    static attr_touch t[N];
+    static attr_dim d[N];
+    static uint32_t j[N];
+    for (uint32_t i = 0; i < N; i++) {
+        t[i] = (attr_touch){.at_ms = 1000 + i, .tie = i, .dim = i};
+        d[i] = (attr_dim){i, i, i};
+        j[i] = i;
+    }
+    attr_opp o = {.close_ms = 1000, .won = 1, .count = N};
+    attr_dataset ds = {.touches = t,
+                       .n_touches = N,
+                       .dims = d,
+                       .n_dims = N,
+                       .n_channels = N,
+                       .opps = &o,
+                       .n_opps = 1,
+                       .journey = j,
+                       .n_journey = N};
+    attr_markov *mk = (attr_markov *)1;
+    attr_error err = {{0}};
+    assert_int_equal(attr_markov_train(&ds, &mk, &err), -1);
+    assert_null(mk);
+    assert_non_null(strstr(err.msg, "at most 128 channels"));
+    /* the same journey while still open is not training data: no error */
+    o.close_ms = 0;
+    o.won = 0;
+    assert_int_equal(attr_markov_train(&ds, &mk, &err), 0);
+    assert_int_equal(attr_markov_journeys(mk), 0);
+    assert_true(attr_markov_conversion(mk) == 0.0);
+    attr_markov_free(mk);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_model_sums_exactly_and_is_deterministic),
         cmocka_unit_test(journeys_follow_accounts),
         cmocka_unit_test(invalid_datasets_are_named),
+        cmocka_unit_test(markov_refuses_too_many_channels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
