@@ -354,7 +354,8 @@ static int start(rpc_client *c, const ProtobufCServiceDescriptor *desc, const ch
     const rpc_call_opts *o = opts ? opts : &none;
     *out = NULL;
     if (!c || !desc || !method || !request)
-        return rpc_set_error(err, GRPC_STATUS_INVALID_ARGUMENT, "rpc client call: missing argument");
+        return rpc_set_error(err, GRPC_STATUS_INVALID_ARGUMENT,
+                             "rpc client call: missing argument");
     const ProtobufCMethodDescriptor *m = NULL;
     for (unsigned i = 0; i < desc->n_methods; i++)
         if (strcmp(desc->methods[i].name, method) == 0)
@@ -401,10 +402,9 @@ static int start(rpc_client *c, const ProtobufCServiceDescriptor *desc, const ch
     s->cq = grpc_completion_queue_create_for_next(NULL);
     /* Copied: the HPACK encoder may remember a "static" slice's address. */
     grpc_slice path = grpc_slice_from_copied_string(s->path);
-    s->call = grpc_channel_create_call(c->channel, parent,
-                                       parent ? GRPC_PROPAGATE_CANCELLATION
-                                              : GRPC_PROPAGATE_DEFAULTS,
-                                       s->cq, path, NULL, deadline, NULL);
+    s->call = grpc_channel_create_call(
+        c->channel, parent, parent ? GRPC_PROPAGATE_CANCELLATION : GRPC_PROPAGATE_DEFAULTS, s->cq,
+        path, NULL, deadline, NULL);
     grpc_slice_unref(path);
     if (!s->call) {
         free_stream(s);

@@ -86,8 +86,8 @@ int rpc_client_unary(rpc_client *c, const ProtobufCServiceDescriptor *desc, cons
 /* Opens a server stream. Returns 0 with *out set (close it with
  * rpc_stream_close), or the status code with err filled. */
 int rpc_stream_open(rpc_client *c, const ProtobufCServiceDescriptor *desc, const char *method,
-                    const ProtobufCMessage *request, const rpc_call_opts *opts,
-                    rpc_stream **out, rpc_error *err);
+                    const ProtobufCMessage *request, const rpc_call_opts *opts, rpc_stream **out,
+                    rpc_error *err);
 
 /* Reads the next message: returns 1 with *msg set (caller frees it with
  * protobuf_c_message_free_unpacked), 0 at the end of a stream that finished

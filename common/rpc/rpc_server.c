@@ -40,7 +40,7 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "log/log.h"
 
-#define ARMED_INLINE 2   /* requests armed per worker for a worker-run method */
+#define ARMED_INLINE 3   /* requests armed per worker for a worker-run method */
 #define ARMED_THREADED 1 /* ... for an own-thread method (each holds a queue) */
 #define POLL_SLICE_MS 50 /* how often waiting stream handlers look at shutdown */
 
@@ -134,9 +134,15 @@ struct rpc_server {
     atomic_int forced;   /* grace over: everything is cancelled */
     atomic_long live;    /* accepted calls not yet freed */
     atomic_long armed;   /* requests armed and not yet returned */
-    atomic_int threads;  /* live own-thread handlers */
     atomic_int shutdown_done;
     struct tag shutdown_tag;
+
+    /* Handler threads for own-thread calls, kept for reuse: starting a
+     * thread per call costs more than most calls. */
+    pthread_mutex_t pool_mu;
+    pthread_cond_t pool_cv;
+    rpc_call *pool_head, *pool_tail;
+    int pool_queued, pool_idle, pool_total, pool_stop;
 
     pthread_mutex_t mu; /* health table and the drain condition */
     pthread_cond_t cv;
@@ -173,9 +179,16 @@ struct rpc_call {
     int close_cancelled; /* written by gRPC */
     int closed;
     int client_cancelled;
+    int op_done, op_ok; /* the batch started with op_tag */
+
+    rpc_call *pool_next;
+    grpc_byte_buffer *pending_send; /* stream message gRPC has not taken yet */
+    int send_failed;
 
     struct arena_chunk *arena;
     struct done_fn *done;
+    size_t first_used; /* most calls need no more than this inline chunk */
+    max_align_t first[32];
 };
 
 static rpc_server *signal_server;
@@ -253,6 +266,11 @@ static void wake_drain(rpc_server *srv)
 void *rpc_call_alloc(rpc_call *call, size_t size)
 {
     size = (size + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+    if (sizeof call->first - call->first_used >= size) {
+        void *p = (char *)call->first + call->first_used;
+        call->first_used += size;
+        return p; /* calloc'ed with the call, never handed out twice */
+    }
     struct arena_chunk *c = call->arena;
     if (!c || c->cap - c->used < size) {
         size_t cap = size > 4000 ? size : 4000;
@@ -389,27 +407,36 @@ static void note_close(rpc_call *c)
         c->client_cancelled = 1;
 }
 
-/* Polls the call's own queue until `want` completes (returns its success) or
- * until `until` passes (returns -1). The close op may complete on the way. */
-static int own_cq_wait(rpc_call *c, struct tag *want, gpr_timespec until)
+/* Takes one event off the call's own queue (waiting until `until`) and
+ * records it; returns 0 on timeout. */
+static int own_cq_step(rpc_call *c, gpr_timespec until)
 {
-    for (;;) {
-        grpc_event ev = grpc_completion_queue_next(c->cq, until, NULL);
-        if (ev.type == GRPC_QUEUE_TIMEOUT)
-            return -1;
-        if (ev.type != GRPC_OP_COMPLETE)
-            return 0;
-        if (ev.tag == &c->close_tag)
-            note_close(c);
-        if (ev.tag == want)
-            return ev.success;
+    grpc_event ev = grpc_completion_queue_next(c->cq, until, NULL);
+    if (ev.type != GRPC_OP_COMPLETE)
+        return 0;
+    if (ev.tag == &c->close_tag)
+        note_close(c);
+    else if (ev.tag == &c->op_tag) {
+        c->op_done = 1;
+        c->op_ok = ev.success;
     }
+    return 1;
 }
 
+/* Waits for the outstanding batch started with op_tag; returns its success. */
+static int own_cq_wait_op(rpc_call *c)
+{
+    while (!c->op_done)
+        own_cq_step(c, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+    c->op_done = 0;
+    return c->op_ok;
+}
+
+/* Polls for the close op until `until`; returns whether it completed. */
 static int own_cq_poll_close(rpc_call *c, gpr_timespec until)
 {
-    if (!c->closed)
-        own_cq_wait(c, &c->close_tag, until);
+    while (!c->closed && own_cq_step(c, until))
+        ;
     return c->closed;
 }
 
@@ -448,6 +475,18 @@ int rpc_call_wait(rpc_call *call, int64_t ms)
     }
 }
 
+/* Waits until gRPC took the previous stream message; -1 if it failed. */
+static int wait_pending_send(rpc_call *c)
+{
+    if (c->pending_send) {
+        if (!own_cq_wait_op(c))
+            c->send_failed = 1;
+        grpc_byte_buffer_destroy(c->pending_send);
+        c->pending_send = NULL;
+    }
+    return c->send_failed ? -1 : 0;
+}
+
 int rpc_call_send(rpc_call *call, const ProtobufCMessage *msg)
 {
     if (!call->threaded || call->m->row.kind != RPC_KIND_STREAM || !msg)
@@ -458,7 +497,9 @@ int rpc_call_send(rpc_call *call, const ProtobufCMessage *msg)
         call->code = GRPC_STATUS_INTERNAL;
         return -1;
     }
-    if (call->client_cancelled || atomic_load(&call->srv->forced))
+    /* One message at a time: the previous one must be gone first. Packing
+     * this one while gRPC writes the last keeps a stream near async speed. */
+    if (wait_pending_send(call) != 0 || call->client_cancelled || atomic_load(&call->srv->forced))
         return -1;
     size_t size = protobuf_c_message_get_packed_size(msg);
     if (size > call->srv->o.max_message_bytes) {
@@ -476,12 +517,13 @@ int rpc_call_send(rpc_call *call, const ProtobufCMessage *msg)
     grpc_byte_buffer *bb = rpc_pack(msg);
     ops[n].op = GRPC_OP_SEND_MESSAGE;
     ops[n++].data.send_message.send_message = bb;
-    grpc_call_error e = grpc_call_start_batch(call->call, ops, n, &call->op_tag, NULL);
-    int ok = 0;
-    if (e == GRPC_CALL_OK)
-        ok = own_cq_wait(call, &call->op_tag, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 1;
-    grpc_byte_buffer_destroy(bb);
-    return ok ? 0 : -1;
+    if (grpc_call_start_batch(call->call, ops, n, &call->op_tag, NULL) != GRPC_CALL_OK) {
+        grpc_byte_buffer_destroy(bb);
+        call->send_failed = 1;
+        return -1;
+    }
+    call->pending_send = bb;
+    return 0;
 }
 
 /* ---- serving one call ---- */
@@ -501,7 +543,8 @@ static int authorized(rpc_call *c)
         return 1;
     for (size_t i = 0; i < c->md.count; i++) {
         grpc_slice k = c->md.metadata[i].key;
-        if (GRPC_SLICE_LENGTH(k) == 13 && memcmp(GRPC_SLICE_START_PTR(k), "authorization", 13) == 0) {
+        if (GRPC_SLICE_LENGTH(k) == 13 &&
+            memcmp(GRPC_SLICE_START_PTR(k), "authorization", 13) == 0) {
             grpc_slice v = c->md.metadata[i].value;
             return ct_equal(GRPC_SLICE_START_PTR(v), GRPC_SLICE_LENGTH(v), srv->expected_auth,
                             srv->expected_auth_len);
@@ -514,7 +557,8 @@ static void take_request_id(rpc_call *c)
 {
     for (size_t i = 0; i < c->md.count; i++) {
         grpc_slice k = c->md.metadata[i].key;
-        if (GRPC_SLICE_LENGTH(k) == 12 && memcmp(GRPC_SLICE_START_PTR(k), "x-request-id", 12) == 0) {
+        if (GRPC_SLICE_LENGTH(k) == 12 &&
+            memcmp(GRPC_SLICE_START_PTR(k), "x-request-id", 12) == 0) {
             grpc_slice v = c->md.metadata[i].value;
             if (rpc_request_id_valid((const char *)GRPC_SLICE_START_PTR(v), GRPC_SLICE_LENGTH(v))) {
                 rpc_slice_str(v, c->request_id, sizeof c->request_id);
@@ -694,21 +738,20 @@ static void serve_inline(rpc_call *c)
 }
 
 /* Sends the final status of an own-thread call, waits for the close and
- * frees it; with own_thread, also gives its thread slot back. */
-static void finish_own_thread(rpc_call *c, int own_thread)
+ * frees it. */
+static void finish_own_thread(rpc_call *c)
 {
     rpc_server *srv = c->srv;
+    wait_pending_send(c);
     grpc_op ops[3];
     size_t n = final_ops(c, ops);
     if (grpc_call_start_batch(c->call, ops, n, &c->op_tag, NULL) == GRPC_CALL_OK)
-        own_cq_wait(c, &c->op_tag, gpr_inf_future(GPR_CLOCK_MONOTONIC));
+        own_cq_wait_op(c);
     release_handler_memory(c);
     own_cq_poll_close(c, gpr_inf_future(GPR_CLOCK_MONOTONIC));
     grpc_completion_queue *cq = c->cq;
     call_release(c, c->client_cancelled);
     destroy_cq(cq);
-    if (own_thread)
-        atomic_fetch_sub(&srv->threads, 1);
     call_gone(srv);
 }
 
@@ -721,9 +764,8 @@ static int start_close_op(rpc_call *c)
     return grpc_call_start_batch(c->call, &op, 1, &c->close_tag, NULL) == GRPC_CALL_OK;
 }
 
-static void *own_thread_main(void *arg)
+static void serve_own_thread(rpc_call *c)
 {
-    rpc_call *c = arg;
     int code = prepare(c);
     if (code == GRPC_STATUS_OK) {
         log_set_request_id(c->request_id);
@@ -739,11 +781,91 @@ static void *own_thread_main(void *arg)
         log_set_request_id(NULL);
     }
     c->code = code;
-    finish_own_thread(c, 1);
-    return NULL;
+    finish_own_thread(c);
 }
 
-/* An own-thread call: hand it to a new thread, or refuse it here. */
+#define POOL_IDLE_SECONDS 30 /* an idle handler thread exits after this */
+
+static void *pool_thread_main(void *arg)
+{
+    rpc_call *c = arg;
+    rpc_server *srv = c->srv;
+    for (;;) {
+        serve_own_thread(c);
+        pthread_mutex_lock(&srv->pool_mu);
+        srv->pool_idle++;
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += POOL_IDLE_SECONDS;
+        while (!srv->pool_head && !srv->pool_stop)
+            if (pthread_cond_timedwait(&srv->pool_cv, &srv->pool_mu, &until) == ETIMEDOUT)
+                break;
+        srv->pool_idle--;
+        c = srv->pool_head;
+        if (c) {
+            srv->pool_head = c->pool_next;
+            if (!srv->pool_head)
+                srv->pool_tail = NULL;
+            srv->pool_queued--;
+            pthread_mutex_unlock(&srv->pool_mu);
+            continue;
+        }
+        srv->pool_total--;
+        pthread_cond_broadcast(&srv->pool_cv);
+        pthread_mutex_unlock(&srv->pool_mu);
+        return NULL;
+    }
+}
+
+/* Gives the call to an idle handler thread or a new one; 0 when the pool
+ * is full. */
+static int pool_submit(rpc_server *srv, rpc_call *c)
+{
+    pthread_mutex_lock(&srv->pool_mu);
+    if (srv->pool_idle > srv->pool_queued) {
+        c->pool_next = NULL;
+        if (srv->pool_tail)
+            srv->pool_tail->pool_next = c;
+        else
+            srv->pool_head = c;
+        srv->pool_tail = c;
+        srv->pool_queued++;
+        pthread_cond_signal(&srv->pool_cv);
+        pthread_mutex_unlock(&srv->pool_mu);
+        return 1;
+    }
+    int ok = 0;
+    if (srv->pool_total < srv->o.max_threads) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        int rc = pthread_create(&t, &attr, pool_thread_main, c);
+        pthread_attr_destroy(&attr);
+        if (rc == 0) {
+            srv->pool_total++;
+            ok = 1;
+        } else {
+            log_kv(LOG_ERROR, "cannot start a handler thread", "method", c->m->path, "error",
+                   strerror(rc), NULL);
+        }
+    }
+    pthread_mutex_unlock(&srv->pool_mu);
+    return ok;
+}
+
+/* Tells idle handler threads to exit and waits for all of them. */
+static void pool_stop(rpc_server *srv)
+{
+    pthread_mutex_lock(&srv->pool_mu);
+    srv->pool_stop = 1;
+    pthread_cond_broadcast(&srv->pool_cv);
+    while (srv->pool_total > 0)
+        pthread_cond_wait(&srv->pool_cv, &srv->pool_mu);
+    pthread_mutex_unlock(&srv->pool_mu);
+}
+
+/* An own-thread call: hand it to a handler thread, or refuse it here. */
 static void serve_threaded(rpc_call *c)
 {
     rpc_server *srv = c->srv;
@@ -757,24 +879,13 @@ static void serve_threaded(rpc_call *c)
         call_gone(srv);
         return;
     }
-    if (atomic_fetch_add(&srv->threads, 1) < srv->o.max_threads) {
-        pthread_t t;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int rc = pthread_create(&t, &attr, own_thread_main, c);
-        pthread_attr_destroy(&attr);
-        if (rc == 0)
-            return;
-        log_kv(LOG_ERROR, "cannot start a handler thread", "method", c->m->path, "error",
-               strerror(rc), NULL);
-    }
-    atomic_fetch_sub(&srv->threads, 1);
+    if (pool_submit(srv, c))
+        return;
     c->code = rpc_call_fail(c, GRPC_STATUS_RESOURCE_EXHAUSTED,
                             "%s: server busy (%d calls running on their own thread)",
                             c->m->path + 1, srv->o.max_threads);
     /* Blocks this worker only until the status is handed to the transport. */
-    finish_own_thread(c, 0);
+    finish_own_thread(c);
 }
 
 /* ---- arming requests ---- */
@@ -786,12 +897,11 @@ static void arm_request(struct request_slot *s)
         s->call_cq = new_cq();
     grpc_completion_queue *bound = s->call_cq ? s->call_cq : s->w->cq;
     atomic_fetch_add(&srv->armed, 1);
-    grpc_call_error e = grpc_server_request_registered_call(
-        srv->server, s->m->registered, &s->call, &s->deadline, &s->md, &s->payload, bound,
-        s->w->cq, &s->tag);
+    grpc_call_error e =
+        grpc_server_request_registered_call(srv->server, s->m->registered, &s->call, &s->deadline,
+                                            &s->md, &s->payload, bound, s->w->cq, &s->tag);
     if (e != GRPC_CALL_OK) {
-        log_kv(LOG_ERROR, "grpc_server_request_registered_call failed", "method", s->m->path,
-               NULL);
+        log_kv(LOG_ERROR, "grpc_server_request_registered_call failed", "method", s->m->path, NULL);
         atomic_fetch_sub(&srv->armed, 1);
     }
 }
@@ -979,14 +1089,16 @@ static int health_get(rpc_server *srv, const char *name, unsigned long *version)
 {
     pthread_mutex_lock(&srv->mu);
     struct health_entry *e = health_find(srv, name);
-    int st = e ? e->status : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
+    int st =
+        e ? e->status : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
     if (version)
         *version = srv->health_version;
     pthread_mutex_unlock(&srv->mu);
     return st;
 }
 
-static int health_check(rpc_call *call, const ProtobufCMessage *request, ProtobufCMessage **response)
+static int health_check(rpc_call *call, const ProtobufCMessage *request,
+                        ProtobufCMessage **response)
 {
     const Grpc__Health__V1__HealthCheckRequest *rq = (const void *)request;
     int st = health_get(call->srv, rq->service, NULL);
@@ -999,6 +1111,13 @@ static int health_check(rpc_call *call, const ProtobufCMessage *request, Protobu
     return GRPC_STATUS_OK;
 }
 
+static int health_send(rpc_call *call, int status)
+{
+    Grpc__Health__V1__HealthCheckResponse r = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
+    r.status = status;
+    return rpc_call_send(call, &r.base);
+}
+
 static int health_watch(rpc_call *call, const ProtobufCMessage *request)
 {
     const Grpc__Health__V1__HealthCheckRequest *rq = (const void *)request;
@@ -1006,25 +1125,22 @@ static int health_watch(rpc_call *call, const ProtobufCMessage *request)
     for (;;) {
         int st = health_get(call->srv, rq->service, NULL);
         if (st != sent) {
-            Grpc__Health__V1__HealthCheckResponse r = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-            r.status = st;
-            if (rpc_call_send(call, &r.base) != 0)
+            if (health_send(call, st) != 0)
                 return rpc_call_fail(call, GRPC_STATUS_CANCELLED, "watcher went away");
             sent = st;
         }
-        if (rpc_call_wait(call, POLL_SLICE_MS * 2)) {
-            if (call->client_cancelled || atomic_load(&call->srv->forced))
-                return GRPC_STATUS_CANCELLED;
-            st = health_get(call->srv, rq->service, NULL);
-            if (st != sent) {
-                Grpc__Health__V1__HealthCheckResponse r =
-                    GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
-                r.status = st;
-                rpc_call_send(call, &r.base);
-            }
-            return rpc_call_fail(call, GRPC_STATUS_UNAVAILABLE, "server shutting down");
-        }
+        if (rpc_call_wait(call, POLL_SLICE_MS * 2))
+            break;
     }
+    if (call->client_cancelled || atomic_load(&call->srv->forced))
+        return rpc_call_fail(call, GRPC_STATUS_CANCELLED, "watch cancelled");
+    if (!atomic_load(&call->srv->stopping))
+        return rpc_call_fail(call, GRPC_STATUS_DEADLINE_EXCEEDED, "watch deadline reached");
+    /* Shutdown: the watcher learns NOT_SERVING before the stream ends. */
+    int st = health_get(call->srv, rq->service, NULL);
+    if (st != sent)
+        health_send(call, st);
+    return rpc_call_fail(call, GRPC_STATUS_UNAVAILABLE, "server shutting down");
 }
 
 static const rpc_method health_methods[] = {
@@ -1035,8 +1151,8 @@ static const rpc_method health_methods[] = {
 /* ---- server lifecycle ---- */
 
 static int add_service(rpc_server *srv, const ProtobufCServiceDescriptor *desc,
-                       const rpc_method *methods, size_t n_methods, void *service_data,
-                       int public, rpc_error *err)
+                       const rpc_method *methods, size_t n_methods, void *service_data, int public,
+                       rpc_error *err)
 {
     if (srv->started)
         return rpc_set_error(err, GRPC_STATUS_FAILED_PRECONDITION,
@@ -1075,8 +1191,8 @@ static int add_service(rpc_server *srv, const ProtobufCServiceDescriptor *desc,
         m->registered = grpc_server_register_method(srv->server, m->path, NULL,
                                                     GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
         if (!m->registered) {
-            rpc_set_error(err, GRPC_STATUS_INVALID_ARGUMENT, "cannot register %s (registered twice?)",
-                          m->path);
+            rpc_set_error(err, GRPC_STATUS_INVALID_ARGUMENT,
+                          "cannot register %s (registered twice?)", m->path);
             free(m->path);
             free(m);
             return GRPC_STATUS_INVALID_ARGUMENT;
@@ -1130,10 +1246,12 @@ int rpc_server_create(rpc_server **out, const rpc_server_opts *opts, rpc_error *
     srv->o.tls_cert_file = srv->o.tls_key_file = srv->o.tls_client_ca_file = NULL;
     srv->o.bearer_token = NULL;
     pthread_mutex_init(&srv->mu, NULL);
+    pthread_mutex_init(&srv->pool_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&srv->cv, &ca);
+    pthread_cond_init(&srv->pool_cv, &ca);
     pthread_condattr_destroy(&ca);
     srv->shutdown_pipe[0] = srv->shutdown_pipe[1] = -1;
     srv->shutdown_tag.kind = TAG_SHUTDOWN;
@@ -1167,6 +1285,8 @@ int rpc_server_create(rpc_server **out, const rpc_server_opts *opts, rpc_error *
                 close(srv->shutdown_pipe[i]);
         pthread_mutex_destroy(&srv->mu);
         pthread_cond_destroy(&srv->cv);
+        pthread_mutex_destroy(&srv->pool_mu);
+        pthread_cond_destroy(&srv->pool_cv);
         free(srv);
         return rc;
     }
@@ -1393,6 +1513,7 @@ static void drain(rpc_server *srv)
             return;
         }
     }
+    pool_stop(srv);
     grpc_server_destroy(srv->server);
     srv->server = NULL;
     for (int i = 0; i < srv->n_workers; i++)
@@ -1458,6 +1579,8 @@ void rpc_server_destroy(rpc_server *srv)
     close(srv->shutdown_pipe[1]);
     pthread_mutex_destroy(&srv->mu);
     pthread_cond_destroy(&srv->cv);
+    pthread_mutex_destroy(&srv->pool_mu);
+    pthread_cond_destroy(&srv->pool_cv);
     free(srv);
     grpc_shutdown();
 }

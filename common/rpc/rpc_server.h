@@ -105,19 +105,29 @@ typedef struct rpc_method {
     rpc_stream_fn stream; /* RPC_KIND_STREAM */
 } rpc_method;
 
-#define RPC_UNARY(name, fn) {(name), RPC_KIND_UNARY, (fn), NULL}
-#define RPC_BLOCKING(name, fn) {(name), RPC_KIND_BLOCKING, (fn), NULL}
-#define RPC_STREAM(name, fn) {(name), RPC_KIND_STREAM, NULL, (fn)}
+#define RPC_UNARY(name, fn)                                                                        \
+    {                                                                                              \
+        (name), RPC_KIND_UNARY, (fn), NULL                                                         \
+    }
+#define RPC_BLOCKING(name, fn)                                                                     \
+    {                                                                                              \
+        (name), RPC_KIND_BLOCKING, (fn), NULL                                                      \
+    }
+#define RPC_STREAM(name, fn)                                                                       \
+    {                                                                                              \
+        (name), RPC_KIND_STREAM, NULL, (fn)                                                        \
+    }
 
 /* Server options; zero means the default given. */
 typedef struct rpc_server_opts {
-    const char *listen_addr; /* "0.0.0.0:50051"; port 0 picks a free port
-                                (read it with rpc_server_port). Required. */
-    int workers;             /* worker threads, each with its own queue (4) */
-    int max_threads;         /* live RPC_BLOCKING + RPC_STREAM calls; more are
-                                refused with RESOURCE_EXHAUSTED (256) */
-    size_t max_message_bytes;     /* request and response limit (4 MiB);
-                                     larger -> RESOURCE_EXHAUSTED */
+    const char *listen_addr;             /* "0.0.0.0:50051"; port 0 picks a free port
+                                            (read it with rpc_server_port). Required. */
+    int workers;                         /* worker threads, each with its own queue (4) */
+    int max_threads;                     /* handler threads for RPC_BLOCKING + RPC_STREAM
+                                            calls (reused; idle ones exit after 30 s);
+                                            calls beyond get RESOURCE_EXHAUSTED (256) */
+    size_t max_message_bytes;            /* request and response limit (4 MiB);
+                                            larger -> RESOURCE_EXHAUSTED */
     int64_t max_connection_age_ms;       /* clients reconnect (re-resolve) after
                                             this (0 = never) */
     int64_t max_connection_age_grace_ms; /* calls' time to finish then (30000) */
@@ -218,9 +228,11 @@ int rpc_call_cancelled(rpc_call *call);
  * cancelled (as rpc_call_cancelled), else 0. For RPC_STREAM/RPC_BLOCKING. */
 int rpc_call_wait(rpc_call *call, int64_t ms);
 
-/* Sends one message of a server stream (the method's output type). Blocks
- * until gRPC took it; returns 0, or -1 when the client is gone, the call was
- * cancelled or the message is too large. */
+/* Sends one message of a server stream (the method's output type); msg
+ * may be reused as soon as this returns. Waits while gRPC still holds the
+ * previous message (flow control), so a slow reader slows the handler down.
+ * Returns 0, or -1 when the client is gone, the call was cancelled or the
+ * message is too large: stop and return. */
 int rpc_call_send(rpc_call *call, const ProtobufCMessage *msg);
 
 /* Sets the status message for an error return and returns code, so

@@ -127,7 +127,9 @@ char *rpc_read_file(const char *path, const char *what, rpc_error *err)
     if (!buf || bad || len == 0) {
         free(buf);
         rpc_set_error(err, GRPC_STATUS_INVALID_ARGUMENT, "cannot read %s %s: %s", what, path,
-                      bad ? "read error" : buf ? "file is empty" : "out of memory");
+                      bad   ? "read error"
+                      : buf ? "file is empty"
+                            : "out of memory");
         return NULL;
     }
     buf[len] = '\0';

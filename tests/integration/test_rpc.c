@@ -42,6 +42,7 @@
 static atomic_int saw_unary_cancel;  /* a blocking unary noticed cancellation */
 static atomic_int saw_stream_cancel; /* an endless stream noticed it */
 static atomic_int flaky_calls;       /* ListPrograms(3) attempts */
+static atomic_int in_slow_handler;   /* a ListPrograms(<0) is running */
 static char self_target[64];         /* the server the proxy handler calls */
 
 static atomic_int observed;
@@ -95,7 +96,10 @@ static int list_programs(rpc_call *call, const ProtobufCMessage *request,
     campsync__v1__list_programs_response__init(r);
     *response = &r->base;
     if (rq->updated_since_ms < 0) {
-        if (rpc_call_wait(call, -rq->updated_since_ms)) {
+        atomic_fetch_add(&in_slow_handler, 1);
+        int stopped = rpc_call_wait(call, -rq->updated_since_ms);
+        atomic_fetch_sub(&in_slow_handler, 1);
+        if (stopped) {
             atomic_store(&saw_unary_cancel, 1);
             return rpc_call_fail(call, GRPC_STATUS_CANCELLED, "stopped early");
         }
@@ -306,11 +310,11 @@ static int raw_call(const char *target, const char *path, const void *bytes, siz
     grpc_channel *ch = grpc_channel_create(target, creds, NULL);
     grpc_channel_credentials_release(creds);
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
-    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                         gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
-    grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
-                                               grpc_slice_from_static_string(path), NULL,
-                                               deadline, NULL);
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(timeout_ms, GPR_TIMESPAN));
+    grpc_call *call =
+        grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                 grpc_slice_from_static_string(path), NULL, deadline, NULL);
     grpc_slice s = grpc_slice_from_copied_buffer(bytes, len);
     grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
     grpc_slice_unref(s);
@@ -415,12 +419,12 @@ static void test_stream_round_trip(void **state)
 {
     (void)state;
     rpc_client *c = client_for(plain->target, NULL);
-    Campsync__V1__StreamProgramMembersRequest rq = CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
+    Campsync__V1__StreamProgramMembersRequest rq =
+        CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
     rq.program_id = 5;
     rpc_stream *s;
     rpc_error err = {0};
-    assert_int_equal(rpc_stream_open(c, MKTO, "StreamProgramMembers", &rq.base, NULL, &s, &err),
-                     0);
+    assert_int_equal(rpc_stream_open(c, MKTO, "StreamProgramMembers", &rq.base, NULL, &s, &err), 0);
     ProtobufCMessage *m;
     int pages = 0, rc;
     while ((rc = rpc_stream_next(s, &m, &err)) == 1) {
@@ -443,8 +447,8 @@ static void test_unknown_method_unimplemented(void **state)
     char details[256];
     int64_t t0 = now_ms();
     /* A hanging call would end in DEADLINE_EXCEEDED after 1 s. */
-    int code = raw_call(plain->target, "/campsync.v1.Nope/Nothing", "", 0, 1000, details,
-                        sizeof details);
+    int code =
+        raw_call(plain->target, "/campsync.v1.Nope/Nothing", "", 0, 1000, details, sizeof details);
     printf("# unknown method answered in %lld ms\n", (long long)(now_ms() - t0));
     assert_int_equal(code, GRPC_STATUS_UNIMPLEMENTED);
     assert_non_null(strstr(details, "/campsync.v1.Nope/Nothing"));
@@ -475,7 +479,8 @@ static void test_missing_handler_unimplemented(void **state)
     assert_int_equal(rpc_client_unary(c, MKTO, "GetUsage", &rq.base, &m, NULL, &err),
                      GRPC_STATUS_UNIMPLEMENTED);
     assert_null(m);
-    assert_non_null(strstr(err.message, "campsync.v1.MarketoConnector/GetUsage is not implemented yet"));
+    assert_non_null(
+        strstr(err.message, "campsync.v1.MarketoConnector/GetUsage is not implemented yet"));
 }
 
 static void test_deadline_exceeded_seen_by_handler(void **state)
@@ -495,7 +500,8 @@ static void test_client_cancel_seen_by_stream_handler(void **state)
     (void)state;
     atomic_store(&saw_stream_cancel, 0);
     rpc_client *c = client_for(plain->target, NULL);
-    Campsync__V1__StreamProgramMembersRequest rq = CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
+    Campsync__V1__StreamProgramMembersRequest rq =
+        CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
     rq.updated_to_ms = -1;
     rpc_stream *s;
     rpc_error err = {0};
@@ -553,8 +559,8 @@ static void test_invalid_bytes_invalid_argument(void **state)
     assert_int_equal(code, GRPC_STATUS_INVALID_ARGUMENT);
     assert_non_null(strstr(details, "GetProgramRequest"));
     /* The same path with a valid (empty) message works. */
-    code = raw_call(plain->target, "/campsync.v1.MarketoConnector/GetProgram", "", 0, 5000,
-                    details, sizeof details);
+    code = raw_call(plain->target, "/campsync.v1.MarketoConnector/GetProgram", "", 0, 5000, details,
+                    sizeof details);
     assert_int_equal(code, GRPC_STATUS_OK);
 }
 
@@ -620,6 +626,65 @@ static void test_retry_only_idempotent(void **state)
     assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
 }
 
+static void test_dns_target_round_robin(void **state)
+{
+    (void)state;
+    char target[80];
+    snprintf(target, sizeof target, "dns:///127.0.0.1:%d", plain->port);
+    static const char *const idem[] = {"campsync.v1.MarketoConnector", NULL};
+    rpc_client_opts co = {.idempotent = idem, .default_timeout_ms = 5000};
+    Campsync__V1__Program *p;
+    rpc_error err = {0};
+    assert_int_equal(get_program_call(client_for(target, &co), 9, NULL, &p, &err), 0);
+    assert_string_equal(p->name, "program 9");
+    protobuf_c_message_free_unpacked(&p->base, NULL);
+}
+
+struct slow_call {
+    rpc_client *c;
+    int code;
+    pthread_t th;
+};
+
+static void *slow_call_main(void *arg)
+{
+    struct slow_call *s = arg;
+    size_t n;
+    rpc_error err;
+    s->code = list_programs_call(s->c, -1000, 10000, &n, &err);
+    return NULL;
+}
+
+static void test_thread_limit_resource_exhausted(void **state)
+{
+    (void)state;
+    rpc_server_opts o = {.max_threads = 1};
+    struct test_server *t = server_start(&o);
+    rpc_client *c = client_for(t->target, NULL);
+    atomic_store(&in_slow_handler, 0);
+    struct slow_call slow = {.c = c, .code = -1};
+    assert_int_equal(pthread_create(&slow.th, NULL, slow_call_main, &slow), 0);
+    int64_t end = now_ms() + 5000;
+    while (!atomic_load(&in_slow_handler) && now_ms() < end)
+        usleep(5000);
+    assert_int_equal(atomic_load(&in_slow_handler), 1);
+    /* The one handler thread is busy: a second own-thread call is refused,
+     * worker-run calls still work. */
+    size_t n;
+    rpc_error err = {0};
+    assert_int_equal(list_programs_call(c, 0, 5000, &n, &err), GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(err.message, "busy"));
+    Campsync__V1__Program *p;
+    assert_int_equal(get_program_call(c, 3, NULL, &p, &err), 0);
+    protobuf_c_message_free_unpacked(&p->base, NULL);
+    pthread_join(slow.th, NULL);
+    assert_int_equal(slow.code, 0);
+    /* The thread is reused once free. */
+    assert_int_equal(list_programs_call(c, 0, 5000, &n, &err), 0);
+    assert_int_equal(n, 3);
+    server_stop(t);
+}
+
 static int health_check(rpc_client *c, const char *service, rpc_error *err)
 {
     Grpc__Health__V1__HealthCheckRequest rq = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
@@ -664,8 +729,7 @@ static void test_health(void **state)
     assert_int_equal(watch_next(w), RPC_HEALTH_SERVING);
     rpc_health_set(t->srv, "campsync.v1.MarketoConnector", RPC_HEALTH_NOT_SERVING);
     assert_int_equal(watch_next(w), RPC_HEALTH_NOT_SERVING);
-    assert_int_equal(health_check(c, "campsync.v1.MarketoConnector", &err),
-                     RPC_HEALTH_NOT_SERVING);
+    assert_int_equal(health_check(c, "campsync.v1.MarketoConnector", &err), RPC_HEALTH_NOT_SERVING);
     rpc_health_set(t->srv, "campsync.v1.MarketoConnector", RPC_HEALTH_SERVING);
     assert_int_equal(watch_next(w), RPC_HEALTH_SERVING);
 
@@ -807,8 +871,8 @@ static void test_tls_and_mtls(void **state)
 
     /* Bad TLS configuration is refused with a message naming the file. */
     rpc_server *bad;
-    rpc_server_opts bo = {.listen_addr = "127.0.0.1:0", .tls_cert_file = "/nonexistent.pem",
-                          .tls_key_file = key};
+    rpc_server_opts bo = {
+        .listen_addr = "127.0.0.1:0", .tls_cert_file = "/nonexistent.pem", .tls_key_file = key};
     assert_int_equal(rpc_server_create(&bad, &bo, &err), GRPC_STATUS_INVALID_ARGUMENT);
     assert_non_null(strstr(err.message, "/nonexistent.pem"));
     rpc_client_opts half = {.tls_ca_file = ca, .tls_cert_file = ccert};
@@ -906,12 +970,12 @@ static void test_sigterm_drains_and_exits_zero(void **state)
     assert_int_equal(rpc_stream_open(c, HEALTH, "Watch", &hq.base, &wo, &watch, &err), 0);
     assert_int_equal(watch_next(watch), RPC_HEALTH_SERVING);
 
-    Campsync__V1__StreamProgramMembersRequest sq = CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
+    Campsync__V1__StreamProgramMembersRequest sq =
+        CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
     sq.updated_to_ms = -1;
     rpc_stream *endless;
-    assert_int_equal(rpc_stream_open(c, MKTO, "StreamProgramMembers", &sq.base, &wo, &endless,
-                                     &err),
-                     0);
+    assert_int_equal(
+        rpc_stream_open(c, MKTO, "StreamProgramMembers", &sq.base, &wo, &endless, &err), 0);
     ProtobufCMessage *m;
     assert_int_equal(rpc_stream_next(endless, &m, &err), 1);
     protobuf_c_message_free_unpacked(m, NULL);
@@ -992,6 +1056,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_invalid_bytes_invalid_argument),
         cmocka_unit_test(test_request_id_and_deadline_propagate),
         cmocka_unit_test(test_retry_only_idempotent),
+        cmocka_unit_test(test_dns_target_round_robin),
+        cmocka_unit_test(test_thread_limit_resource_exhausted),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_bearer_token),
         cmocka_unit_test(test_tls_and_mtls),
