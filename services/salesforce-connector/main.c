@@ -1,19 +1,100 @@
 /*
  * campsync-salesforce: Salesforce connector: Salesforce REST behind typed gRPC.
- * Wiring only: the shared start-up lives in common/service. No method has a
- * handler yet, so every method answers UNIMPLEMENTED naming itself.
+ * Wiring only: options, the sf_client built from them, the handler table.
  */
-#include "service/service.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "campsync/v1/salesforce.pb-c.h"
+#include "handlers.h"
+#include "service/service.h"
+#include "sf_client.h"
+
+static const cfg_option sf_options[] = {
+    {.name = "salesforce-login-url",
+     .type = CFG_URL,
+     .def = "https://login.salesforce.com",
+     .help = "OAuth login base (the sandbox's URL in tests)"},
+    {.name = "salesforce-api-version",
+     .type = CFG_STRING,
+     .def = "60.0",
+     .help = "REST API version, e.g. 60.0"},
+    {.name = "salesforce-client-id",
+     .type = CFG_STRING,
+     .help = "connected app consumer key",
+     .flags = CFG_REQUIRED | CFG_SECRET},
+    {.name = "salesforce-client-secret",
+     .type = CFG_STRING,
+     .help = "consumer secret (client-credentials flow)",
+     .flags = CFG_SECRET},
+    {.name = "salesforce-jwt-key",
+     .type = CFG_STRING,
+     .help = "RS256 private key, PEM (JWT bearer flow)",
+     .flags = CFG_SECRET},
+    {.name = "salesforce-username",
+     .type = CFG_STRING,
+     .help = "integration user's username (JWT bearer flow)"},
+    {.name = "salesforce-limit-share",
+     .type = CFG_STRING,
+     .def = "0.9",
+     .help = "share of the org's daily API limit campsync may use before refusing new work"},
+    {.name = "salesforce-limit-recheck-ms",
+     .type = CFG_DURATION_MS,
+     .def = "60s",
+     .help = "a refusal for the daily limit based on an older usage figure lets one call "
+             "through to learn the current usage"},
+    {.name = "salesforce-timeout-ms",
+     .type = CFG_DURATION_MS,
+     .def = "30s",
+     .help = "time limit of one HTTP attempt"},
+    {0}};
+
+static void *sf_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
+{
+    (void)srv;
+    char *end = NULL;
+    const char *share_s = cfg_str(c, "salesforce-limit-share");
+    double share = strtod(share_s, &end);
+    if (!end || *end || share <= 0 || share > 1) {
+        snprintf(err, n, "CAMPSYNC_SALESFORCE_LIMIT_SHARE: \"%s\" is not a share in (0, 1]",
+                 share_s);
+        return NULL;
+    }
+    const char *version = cfg_str(c, "salesforce-api-version");
+    char vpath[32];
+    snprintf(vpath, sizeof vpath, "%s%s", version[0] == 'v' ? "" : "v", version);
+    sf_client_config sc = {
+        .login_url = cfg_str(c, "salesforce-login-url"),
+        .api_version = vpath,
+        .client_id = cfg_str(c, "salesforce-client-id"),
+        .client_secret = cfg_str(c, "salesforce-client-secret"),
+        .jwt_key_pem = cfg_str(c, "salesforce-jwt-key"),
+        .username = cfg_str(c, "salesforce-username"),
+        .limit_share_pct = share * 100.0,
+        .limit_recheck_ms = (long)cfg_duration_ms(c, "salesforce-limit-recheck-ms"),
+        .timeout_ms = (long)cfg_duration_ms(c, "salesforce-timeout-ms"),
+    };
+    return sf_client_new(&sc, err, n);
+}
+
+static void sf_teardown(void *state)
+{
+    sf_client_free(state);
+}
 
 int main(int argc, char **argv)
 {
     const svc_def def = {
         .name = "campsync-salesforce",
         .summary = "Salesforce connector: Salesforce REST behind typed gRPC",
-        .uses_http = 1,
+        .options = sf_options,
         .descriptor = &campsync__v1__salesforce_connector__descriptor,
+        .methods = sf_methods,
+        .n_methods = sf_n_methods,
+        .uses_http = 1,
+        .setup = sf_setup,
+        .teardown = sf_teardown,
     };
     return svc_main(&def, argc, argv);
 }

@@ -1,0 +1,450 @@
+/*
+ * campsync-salesforce against the sandbox over real HTTP, called over real
+ * gRPC, with a real redis-server: typed reads and writes land in (and come
+ * from) the simulated org, requests are validated, vendor failures map to
+ * the documented gRPC statuses, transient faults and an expired token are
+ * absorbed, the daily limit is guarded before Salesforce refuses, and the
+ * number of API calls is the minimum (2,000 rows per page, 200 per write).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "campsync/v1/salesforce.pb-c.h"
+#include "rpc/rpc_client.h"
+#include "ts_stack.h"
+
+#define SVC (&campsync__v1__salesforce_connector__descriptor)
+/* Ids in tests/sandbox/datasets/small.json. */
+#define WEBINAR_CAMPAIGN "701Dn00000000G8IAI"
+
+static ts_stack *stack;
+static rpc_client *sf;
+
+static int setup(void **state)
+{
+    (void)state;
+    static const char *const env[] = {"CAMPSYNC_SALESFORCE_LIMIT_RECHECK_MS=1500", NULL};
+    ts_stack_opts o = {.dataset = "tests/sandbox/datasets/small.json",
+                       .seed = 11,
+                       .services = 1u << TS_SVC_SALESFORCE,
+                       .env = env};
+    stack = ts_stack_start(&o);
+    if (!stack)
+        return -1;
+    rpc_client_opts co = {.default_timeout_ms = 30000};
+    rpc_error err = {0};
+    sf = rpc_client_get(stack->target[TS_SVC_SALESFORCE], &co, &err);
+    return sf ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    rpc_client_cleanup();
+    ts_stack_free(stack);
+    return 0;
+}
+
+static int call(const char *method, const ProtobufCMessage *rq, ProtobufCMessage **out,
+                rpc_error *err)
+{
+    memset(err, 0, sizeof *err);
+    return rpc_client_unary(sf, SVC, method, rq, out, NULL, err);
+}
+
+static json_t *sf_records(const char *type)
+{
+    json_t *st = ts_admin(stack, "GET", "/admin/state", NULL, NULL);
+    assert_non_null(st);
+    json_t *recs = json_incref(
+        json_object_get(json_object_get(json_object_get(st, "salesforce"), "records"), type));
+    json_decref(st);
+    assert_non_null(recs);
+    return recs;
+}
+
+static size_t members_of(const char *campaign)
+{
+    json_t *recs = sf_records("CampaignMember");
+    size_t i, n = 0;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        if (json_is_true(json_object_get(r, "IsDeleted")))
+            continue;
+        if (strcmp(json_string_value(json_object_get(r, "CampaignId")), campaign) == 0)
+            n++;
+    }
+    json_decref(recs);
+    return n;
+}
+
+static long long calls_to(const char *label)
+{
+    json_t *c = ts_admin(stack, "GET", "/admin/calls", NULL, NULL);
+    assert_non_null(c);
+    long long n = json_integer_value(json_object_get(json_object_get(c, "salesforce"), label));
+    json_decref(c);
+    return n;
+}
+
+static void reset_calls(void)
+{
+    json_decref(ts_admin(stack, "DELETE", "/admin/calls", NULL, NULL));
+}
+
+/* A lead of the dataset that is not a member of campaign. */
+static char *lead_outside(const char *campaign)
+{
+    json_t *members = sf_records("CampaignMember"), *leads = sf_records("Lead");
+    size_t i, k;
+    json_t *l, *m;
+    char *found = NULL;
+    json_array_foreach(leads, i, l)
+    {
+        const char *id = json_string_value(json_object_get(l, "Id"));
+        if (json_is_true(json_object_get(l, "IsConverted")))
+            continue;
+        int member = 0;
+        json_array_foreach(members, k, m)
+        {
+            const char *lid = json_string_value(json_object_get(m, "LeadId"));
+            const char *cid = json_string_value(json_object_get(m, "CampaignId"));
+            if (lid && cid && strcmp(lid, id) == 0 && strcmp(cid, campaign) == 0 &&
+                !json_is_true(json_object_get(m, "IsDeleted")))
+                member = 1;
+        }
+        if (!member) {
+            found = strdup(id);
+            break;
+        }
+    }
+    json_decref(members);
+    json_decref(leads);
+    assert_non_null(found);
+    return found;
+}
+
+/* A live member of campaign other than not_this. */
+static char *other_member(const char *campaign, const char *not_this)
+{
+    json_t *members = sf_records("CampaignMember");
+    size_t i;
+    json_t *m;
+    char *found = NULL;
+    json_array_foreach(members, i, m)
+    {
+        const char *id = json_string_value(json_object_get(m, "Id"));
+        if (!found && strcmp(json_string_value(json_object_get(m, "CampaignId")), campaign) == 0 &&
+            strcmp(id, not_this) != 0 && !json_is_true(json_object_get(m, "IsDeleted")))
+            found = strdup(id);
+    }
+    json_decref(members);
+    assert_non_null(found);
+    return found;
+}
+
+static void get_campaigns_maps_fields(void **state)
+{
+    (void)state;
+    char *ids[] = {WEBINAR_CAMPAIGN, "701Dn00000000G8IAI", "701Dn00000000ZZZAA"};
+    Campsync__V1__GetCampaignsRequest rq = CAMPSYNC__V1__GET_CAMPAIGNS_REQUEST__INIT;
+    rq.ids = ids;
+    rq.n_ids = 3;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    reset_calls();
+    assert_int_equal(call("GetCampaigns", &rq.base, &out, &err), 0);
+    Campsync__V1__CampaignList *l = (void *)out;
+    /* The repeated id is asked once; the unknown one is simply absent. */
+    assert_int_equal(l->n_campaigns, 1);
+    assert_string_equal(l->campaigns[0]->id, WEBINAR_CAMPAIGN);
+    assert_string_equal(l->campaigns[0]->type, "Webinar");
+    assert_int_equal(l->campaigns[0]->actual_cost_minor, 1436700);
+    assert_string_equal(l->campaigns[0]->enable_buyer_touchpoints, "Include All Campaign Members");
+    assert_int_equal(calls_to("GET query"), 1);
+    protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static void hostile_ids_are_refused(void **state)
+{
+    (void)state;
+    static char *bad[][1] = {{"701' OR Id != null OR Name='"}, {"abc"}, {"701Dn00000000G8IAI\n"}};
+    for (size_t i = 0; i < 3; i++) {
+        Campsync__V1__GetCampaignsRequest rq = CAMPSYNC__V1__GET_CAMPAIGNS_REQUEST__INIT;
+        rq.ids = bad[i];
+        rq.n_ids = 1;
+        ProtobufCMessage *out = NULL;
+        rpc_error err;
+        assert_int_equal(call("GetCampaigns", &rq.base, &out, &err), GRPC_STATUS_INVALID_ARGUMENT);
+        assert_non_null(strstr(err.message, "ids[0]"));
+    }
+}
+
+static void members_stream_matches_the_org(void **state)
+{
+    (void)state;
+    Campsync__V1__StreamCampaignMembersRequest rq =
+        CAMPSYNC__V1__STREAM_CAMPAIGN_MEMBERS_REQUEST__INIT;
+    rq.campaign_id = WEBINAR_CAMPAIGN;
+    rpc_stream *s = NULL;
+    rpc_error err = {0};
+    assert_int_equal(rpc_stream_open(sf, SVC, "StreamCampaignMembers", &rq.base, NULL, &s, &err),
+                     0);
+    ProtobufCMessage *msg;
+    size_t n = 0, with_email = 0;
+    int rc;
+    while ((rc = rpc_stream_next(s, &msg, &err)) == 1) {
+        Campsync__V1__CampaignMemberPage *p = (void *)msg;
+        for (size_t i = 0; i < p->n_members; i++) {
+            assert_string_equal(p->members[i]->campaign_id, WEBINAR_CAMPAIGN);
+            assert_true(p->members[i]->lead_id[0] || p->members[i]->contact_id[0]);
+            with_email += p->members[i]->email[0] != '\0';
+        }
+        n += p->n_members;
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    assert_int_equal(rc, 0);
+    rpc_stream_close(s);
+    assert_int_equal(n, members_of(WEBINAR_CAMPAIGN));
+    assert_true(with_email > 0);
+}
+
+static void add_update_remove_members(void **state)
+{
+    (void)state;
+    char *lead = lead_outside(WEBINAR_CAMPAIGN);
+    size_t before = members_of(WEBINAR_CAMPAIGN);
+
+    Campsync__V1__NewMember m = CAMPSYNC__V1__NEW_MEMBER__INIT;
+    m.lead_id = lead;
+    m.status = "Registered";
+    Campsync__V1__NewMember *ms[] = {&m, &m};
+    Campsync__V1__AddMembersRequest add = CAMPSYNC__V1__ADD_MEMBERS_REQUEST__INIT;
+    add.campaign_id = WEBINAR_CAMPAIGN;
+    add.members = ms;
+    add.n_members = 2;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    assert_int_equal(call("AddMembers", &add.base, &out, &err), 0);
+    Campsync__V1__BatchResult *r = (void *)out;
+    assert_int_equal(r->n_results, 2);
+    assert_int_equal(r->results[0]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_ADDED);
+    /* The same person twice: Salesforce says DUPLICATE_VALUE, a skip. */
+    assert_int_equal(r->results[1]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_SKIPPED);
+    assert_string_equal(r->results[1]->code, "DUPLICATE_VALUE");
+    char *member_id = strdup(r->results[0]->id);
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(members_of(WEBINAR_CAMPAIGN), before + 1);
+
+    Campsync__V1__MemberStatusChange good = CAMPSYNC__V1__MEMBER_STATUS_CHANGE__INIT;
+    good.member_id = member_id;
+    good.status = "Attended";
+    char *other = other_member(WEBINAR_CAMPAIGN, member_id);
+    Campsync__V1__MemberStatusChange bad = CAMPSYNC__V1__MEMBER_STATUS_CHANGE__INIT;
+    bad.member_id = other;
+    bad.status = "No Such Status";
+    Campsync__V1__MemberStatusChange *ch[] = {&bad, &good};
+    Campsync__V1__UpdateMemberStatusRequest up = CAMPSYNC__V1__UPDATE_MEMBER_STATUS_REQUEST__INIT;
+    up.changes = ch;
+    up.n_changes = 2;
+    assert_int_equal(call("UpdateMemberStatus", &up.base, &out, &err), 0);
+    r = (void *)out;
+    /* One bad record fails alone; the other is written. */
+    assert_int_equal(r->results[0]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_FAILED);
+    assert_true(r->results[0]->reason[0] != '\0');
+    assert_int_equal(r->results[1]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_UPDATED);
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    char *ids[] = {member_id};
+    Campsync__V1__RemoveCampaignMembersRequest rm =
+        CAMPSYNC__V1__REMOVE_CAMPAIGN_MEMBERS_REQUEST__INIT;
+    rm.member_ids = ids;
+    rm.n_member_ids = 1;
+    assert_int_equal(call("RemoveMembers", &rm.base, &out, &err), 0);
+    r = (void *)out;
+    assert_int_equal(r->results[0]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_DELETED);
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(members_of(WEBINAR_CAMPAIGN), before);
+    free(member_id);
+    free(other);
+    free(lead);
+}
+
+static void add_members_validates_each_person(void **state)
+{
+    (void)state;
+    Campsync__V1__NewMember both = CAMPSYNC__V1__NEW_MEMBER__INIT;
+    both.lead_id = "00QDn00000000GIMAY";
+    both.contact_id = "003Dn00000000GIMAY";
+    Campsync__V1__NewMember *ms[] = {&both};
+    Campsync__V1__AddMembersRequest add = CAMPSYNC__V1__ADD_MEMBERS_REQUEST__INIT;
+    add.campaign_id = WEBINAR_CAMPAIGN;
+    add.members = ms;
+    add.n_members = 1;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    assert_int_equal(call("AddMembers", &add.base, &out, &err), GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "exactly one"));
+}
+
+static void create_leads_requires_last_name_and_company(void **state)
+{
+    (void)state;
+    Campsync__V1__Person p = CAMPSYNC__V1__PERSON__INIT;
+    p.email = "new.person@example.com";
+    p.last_name = "Person";
+    Campsync__V1__Person *ps[] = {&p};
+    Campsync__V1__CreateLeadsRequest rq = CAMPSYNC__V1__CREATE_LEADS_REQUEST__INIT;
+    rq.leads = ps;
+    rq.n_leads = 1;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    assert_int_equal(call("CreateLeads", &rq.base, &out, &err), GRPC_STATUS_INVALID_ARGUMENT);
+    p.company = "[not provided]";
+    assert_int_equal(call("CreateLeads", &rq.base, &out, &err), 0);
+    Campsync__V1__BatchResult *r = (void *)out;
+    assert_int_equal(r->results[0]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_CREATED);
+    assert_int_equal(strlen(r->results[0]->id), 18);
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    char *emails[] = {"NEW.PERSON@example.com"};
+    Campsync__V1__GetPeopleRequest g = CAMPSYNC__V1__GET_PEOPLE_REQUEST__INIT;
+    g.emails = emails;
+    g.n_emails = 1;
+    assert_int_equal(call("GetLeads", &g.base, &out, &err), 0);
+    Campsync__V1__PersonList *l = (void *)out;
+    assert_int_equal(l->n_people, 1);
+    assert_string_equal(l->people[0]->company, "[not provided]");
+    protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static void marketing_user_check_follows_the_org(void **state)
+{
+    (void)state;
+    Campsync__V1__Empty e = CAMPSYNC__V1__EMPTY__INIT;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    assert_int_equal(call("CheckMarketingUser", &e.base, &out, &err), 0);
+    assert_true(((Campsync__V1__MarketingUserCheck *)out)->is_marketing_user);
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    json_decref(ts_admin(stack, "POST", "/admin/salesforce/set_marketing_user",
+                         "{\"value\": false}", NULL));
+    assert_int_equal(call("CheckMarketingUser", &e.base, &out, &err), 0);
+    assert_false(((Campsync__V1__MarketingUserCheck *)out)->is_marketing_user);
+    protobuf_c_message_free_unpacked(out, NULL);
+    /* Without the permission CampaignMemberStatus is invisible: the caller
+     * gets Salesforce's error code and message, not a generic failure. */
+    Campsync__V1__ListMemberStatusesRequest ls = CAMPSYNC__V1__LIST_MEMBER_STATUSES_REQUEST__INIT;
+    ls.campaign_id = WEBINAR_CAMPAIGN;
+    assert_int_not_equal(call("ListMemberStatuses", &ls.base, &out, &err), 0);
+    assert_non_null(strstr(err.message, "INVALID_TYPE"));
+    json_decref(
+        ts_admin(stack, "POST", "/admin/salesforce/set_marketing_user", "{\"value\": true}", NULL));
+    assert_int_equal(call("ListMemberStatuses", &ls.base, &out, &err), 0);
+    assert_true(((Campsync__V1__MemberStatusList *)out)->n_statuses > 0);
+    protobuf_c_message_free_unpacked(out, NULL);
+}
+
+static void expired_token_is_renewed_once(void **state)
+{
+    (void)state;
+    json_decref(ts_admin(stack, "POST", "/admin/expire_tokens", "{}", NULL));
+    reset_calls();
+    char *ids[] = {WEBINAR_CAMPAIGN};
+    Campsync__V1__GetCampaignsRequest rq = CAMPSYNC__V1__GET_CAMPAIGNS_REQUEST__INIT;
+    rq.ids = ids;
+    rq.n_ids = 1;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    assert_int_equal(call("GetCampaigns", &rq.base, &out, &err), 0);
+    protobuf_c_message_free_unpacked(out, NULL);
+    /* One refused call (the sandbox counts a 401 as "GET data"), one new
+     * token, the query again. */
+    assert_int_equal(calls_to("GET data") + calls_to("GET query"), 2);
+    assert_int_equal(calls_to("GET query"), 1);
+    assert_int_equal(calls_to("POST oauth2/token"), 1);
+}
+
+static void transient_faults_are_absorbed(void **state)
+{
+    (void)state;
+    json_decref(ts_admin(stack, "POST", "/admin/faults",
+                         "{\"vendor\":\"salesforce\",\"server_error\":0.2,\"transient\":0.1,"
+                         "\"seed\":5}",
+                         NULL));
+    for (int i = 0; i < 10; i++) {
+        char *ids[] = {WEBINAR_CAMPAIGN};
+        Campsync__V1__GetCampaignsRequest rq = CAMPSYNC__V1__GET_CAMPAIGNS_REQUEST__INIT;
+        rq.ids = ids;
+        rq.n_ids = 1;
+        ProtobufCMessage *out = NULL;
+        rpc_error err;
+        assert_int_equal(call("GetCampaigns", &rq.base, &out, &err), 0);
+        assert_int_equal(((Campsync__V1__CampaignList *)out)->n_campaigns, 1);
+        protobuf_c_message_free_unpacked(out, NULL);
+    }
+    json_decref(ts_admin(stack, "POST", "/admin/faults",
+                         "{\"vendor\":\"salesforce\",\"server_error\":0,\"transient\":0}", NULL));
+}
+
+static void daily_limit_is_guarded_before_salesforce_refuses(void **state)
+{
+    (void)state;
+    json_decref(ts_admin(stack, "POST", "/admin/salesforce/set_api_usage",
+                         "{\"used\": 9500, \"daily_api\": 10000}", NULL));
+    char *ids[] = {WEBINAR_CAMPAIGN};
+    Campsync__V1__GetCampaignsRequest rq = CAMPSYNC__V1__GET_CAMPAIGNS_REQUEST__INIT;
+    rq.ids = ids;
+    rq.n_ids = 1;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    /* The first call learns the usage from Sforce-Limit-Info... */
+    assert_int_equal(call("GetCampaigns", &rq.base, &out, &err), 0);
+    protobuf_c_message_free_unpacked(out, NULL);
+    /* ...and new work is then refused, saying why, with no call made. */
+    reset_calls();
+    assert_int_equal(call("GetCampaigns", &rq.base, &out, &err), GRPC_STATUS_RESOURCE_EXHAUSTED);
+    assert_non_null(strstr(err.message, "90%"));
+    assert_int_equal(calls_to("GET query"), 0);
+    /* The window rolls on: once the figure is older than the recheck time,
+     * one call goes through and learns the usage has fallen. */
+    json_decref(ts_admin(stack, "POST", "/admin/salesforce/set_api_usage",
+                         "{\"used\": 0, \"daily_api\": 100000}", NULL));
+    ts_sleep_ms(1600);
+    assert_int_equal(call("GetCampaigns", &rq.base, &out, &err), 0);
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(call("GetCampaigns", &rq.base, &out, &err), 0);
+    protobuf_c_message_free_unpacked(out, NULL);
+    /* Salesforce's own refusal maps to RESOURCE_EXHAUSTED as well. */
+    json_decref(ts_admin(stack, "POST", "/admin/salesforce/set_api_usage",
+                         "{\"used\": 100000, \"daily_api\": 100000}", NULL));
+    int rc = call("GetCampaigns", &rq.base, &out, &err);
+    assert_int_equal(rc, GRPC_STATUS_RESOURCE_EXHAUSTED);
+    json_decref(ts_admin(stack, "POST", "/admin/salesforce/set_api_usage",
+                         "{\"used\": 0, \"daily_api\": 100000}", NULL));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(get_campaigns_maps_fields),
+        cmocka_unit_test(hostile_ids_are_refused),
+        cmocka_unit_test(members_stream_matches_the_org),
+        cmocka_unit_test(add_update_remove_members),
+        cmocka_unit_test(add_members_validates_each_person),
+        cmocka_unit_test(create_leads_requires_last_name_and_company),
+        cmocka_unit_test(marketing_user_check_follows_the_org),
+        cmocka_unit_test(expired_token_is_renewed_once),
+        cmocka_unit_test(transient_faults_are_absorbed),
+        cmocka_unit_test(daily_limit_is_guarded_before_salesforce_refuses),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
