@@ -1502,7 +1502,7 @@ sfs_state *sfs_store_create(json_t *section, uint64_t seed, char *err, size_t er
     }
     const char *key;
     json_t *value;
-    int n_custom = 0;
+    unsigned n_custom = 0;
     json_object_foreach(st->custom_objects, key, value)
     {
         size_t kl = strlen(key);
@@ -1513,7 +1513,7 @@ sfs_state *sfs_store_create(json_t *section, uint64_t seed, char *err, size_t er
             return NULL;
         }
         char prefix[4];
-        snprintf(prefix, sizeof prefix, "a%02d", n_custom++ % 100);
+        snprintf(prefix, sizeof prefix, "a%02u", n_custom++ % 100u);
         sfs_object *obj = sfs_object_new(st, key, prefix, 1);
         if (!obj || sfs_object_add_defs(obj, sfs_custom_object_fields) != 0 ||
             sfs_add_custom_fields(obj, value, err, err_len) != 0) {
