@@ -523,7 +523,7 @@ static int costs_from_json(const json_t *arr, const char *where, Campsync__V1__P
     if (!p->costs)
         return mkto_err_set(err, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        char w[64];
+        char w[96];
         snprintf(w, sizeof w, "%s.costs[%zu]", where, i);
         const json_t *c = json_array_get(arr, i);
         if (need_object(c, w, err) != 0)
@@ -601,7 +601,7 @@ static int channel_from_json(const json_t *rec, const char *where, Campsync__V1_
         goto bad;
     }
     for (size_t i = 0; i < n; i++) {
-        char w[64];
+        char w[96];
         snprintf(w, sizeof w, "%s.progressionStatuses[%zu]", where, i);
         const json_t *s = json_array_get(sts, i);
         if (need_object(s, w, err) != 0)
@@ -807,7 +807,7 @@ static int attributes_from_json(const json_t *arr, const char *where, Campsync__
     if (!a->attributes)
         return mkto_err_set(err, "out of memory");
     for (size_t i = 0; i < n; i++) {
-        char w[64];
+        char w[96];
         snprintf(w, sizeof w, "%s.attributes[%zu]", where, i);
         const json_t *at = json_array_get(arr, i);
         json_t *name = json_object_get(at, "name");
@@ -984,7 +984,7 @@ static int fill_result(const json_t *r, const char *where, mkto_op op,
     json_t *first = json_array_get(reasons, 0);
     if (first) {
         int code = 0;
-        char w[64];
+        char w[96];
         snprintf(w, sizeof w, "%s.reasons[0]", where);
         if (!json_is_object(first) || parse_code(json_object_get(first, "code"), &code) != 0)
             return mkto_err_set(err, "%s.code: expected a numeric code", w);

@@ -70,7 +70,7 @@ static bool digits(const char **p, int n, int *out)
 int sf_parse_datetime(const char *s, int64_t *ms, sf_err *err)
 {
     const char *p = s;
-    int y, mo, d, h, mi, se, frac = 0;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, frac = 0;
     if (!s)
         return sf_err_set(err, "invalid datetime: missing");
     /* Date fields (FirstRespondedDate) read as midnight UTC. */
@@ -101,7 +101,7 @@ int sf_parse_datetime(const char *s, int64_t *ms, sf_err *err)
     if (ok && *p == 'Z')
         p++;
     if (ok && (*p == '+' || *p == '-')) {
-        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        int sign = *p++ == '-' ? -1 : 1, oh = 0, om = 0;
         ok = digits(&p, 2, &oh) && (*p != ':' || (++p, true)) && digits(&p, 2, &om) && oh <= 23 &&
              om <= 59;
         offset_min = sign * (oh * 60 + om);
