@@ -23,6 +23,7 @@ static int fail(json_t **out, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    mkto_ascii(msg);
     *out = json_pack("{s:s}", "error", msg);
     return status;
 }

@@ -37,6 +37,13 @@ typedef struct {
 
 /* ---- envelopes ---- */
 
+void mkto_ascii(char *msg)
+{
+    for (unsigned char *p = (unsigned char *)msg; *p; p++)
+        if (*p < 0x20 || *p > 0x7e)
+            *p = '?';
+}
+
 static json_t *env(ctx *c)
 {
     char rid[48];
@@ -55,6 +62,7 @@ static void reply_error(ctx *c, const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    mkto_ascii(msg);
     json_t *e = env(c);
     json_object_set_new(e, "success", json_false());
     json_object_set_new(e, "errors", json_pack("[{s:s,s:s}]", "code", code, "message", msg));
@@ -275,6 +283,7 @@ static void identity(ctx *c)
     if (strcmp(gt, "client_credentials") != 0) {
         char msg[200];
         snprintf(msg, sizeof msg, "Unsupported grant type: %.100s", gt);
+        mkto_ascii(msg);
         sbx_respond_json(
             c->resp, 400,
             json_pack("{s:s,s:s}", "error", "unsupported_grant_type", "error_description", msg));

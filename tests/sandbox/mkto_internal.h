@@ -187,6 +187,10 @@ json_t *mkto_state_export(mkto_state *s);
 json_t *mkto_program_json(const mkto_program *p, int api);
 json_t *mkto_channel_json(const mkto_channel *c);
 
+/* Replaces bytes that are not printable ASCII with '?', so a message that
+ * quotes client input is always valid JSON text. */
+void mkto_ascii(char *msg);
+
 /* ---- mkto_api.c ---- */
 void mkto_handle(void *state, const sbx_request *req, sbx_response *resp);
 /* Format of the asset API's dates: "2015-05-21T22:45:13Z+0000". */

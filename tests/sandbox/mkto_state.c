@@ -615,7 +615,8 @@ static int load_members(mkto_state *s, json_t *arr, char *err, size_t err_len)
     }
     for (size_t i = 0; i < s->n_pg; i++) {
         mkto_program *p = &s->pg[i];
-        qsort(p->m, p->n_m, sizeof *p->m, cmp_member);
+        if (p->n_m > 1)
+            qsort(p->m, p->n_m, sizeof *p->m, cmp_member);
         for (size_t k = 1; k < p->n_m; k++) {
             if (p->m[k].lead_id == p->m[k - 1].lead_id) {
                 snprintf(err, err_len, "marketo.members: lead %lld is twice in program %lld",
