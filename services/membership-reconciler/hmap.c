@@ -1,7 +1,10 @@
 /*
- * Open addressing with linear probing, kept at most half full so probes stay
- * short. The full 64-bit hash is stored per slot: comparing it first avoids
- * most memcmp calls and makes growing the table a copy without rehashing.
+ * Open addressing with linear probing, kept at most 70% full so probes stay
+ * short. The table size is not a power of two (so it can follow the expected
+ * count closely, which matters at 100,000 keys): a slot is picked from the
+ * hash's low 32 bits by multiply-shift. 16 high hash bits are kept in the
+ * slot as a tag, so a probe past another key rarely touches that key's
+ * bytes (a cache miss).
  */
 #include "hmap.h"
 
@@ -26,10 +29,7 @@ uint64_t hmap_hash(const void *data, size_t len)
 
 static size_t cap_for(size_t expected)
 {
-    size_t cap = 16;
-    while (cap < expected * 2 + 2)
-        cap <<= 1;
-    return cap;
+    return expected + expected / 2 + 8; /* 66% full at the expected count */
 }
 
 int hmap_init(hmap *m, size_t expected)
@@ -47,14 +47,24 @@ void hmap_free(hmap *m)
     m->cap = m->count = 0;
 }
 
+static size_t home(uint64_t h, size_t cap)
+{
+    return (size_t)(((h & 0xFFFFFFFFu) * (uint64_t)cap) >> 32);
+}
+
+static uint16_t tag_of(uint64_t h)
+{
+    return (uint16_t)(h >> 48);
+}
+
 static hmap_slot *find_slot(const hmap *m, const void *key, size_t len, uint64_t h)
 {
-    size_t mask = m->cap - 1;
-    for (size_t i = h & mask;; i = (i + 1) & mask) {
+    uint16_t tag = tag_of(h);
+    for (size_t i = home(h, m->cap);; i = i + 1 == m->cap ? 0 : i + 1) {
         hmap_slot *s = &m->slots[i];
         if (!s->key)
             return s;
-        if (s->hash == h && s->len == len && memcmp(s->key, key, len) == 0)
+        if (s->tag == tag && s->len == len && memcmp(s->key, key, len) == 0)
             return s;
     }
 }
@@ -69,9 +79,9 @@ static int grow(hmap *m)
         hmap_slot *s = &m->slots[i];
         if (!s->key)
             continue;
-        size_t j = s->hash & (ncap - 1);
+        size_t j = home(hmap_hash(s->key, s->len), ncap);
         while (ns[j].key)
-            j = (j + 1) & (ncap - 1);
+            j = j + 1 == ncap ? 0 : j + 1;
         ns[j] = *s;
     }
     free(m->slots);
@@ -83,7 +93,9 @@ static int grow(hmap *m)
 static int upsert(hmap *m, const void *key, size_t len, uint32_t val, bool replace,
                   uint32_t *existing)
 {
-    if ((m->count + 1) * 2 > m->cap && grow(m) != 0)
+    if (len > HMAP_MAX_KEY)
+        return -1;
+    if ((m->count + 1) * 10 > m->cap * 7 && grow(m) != 0)
         return -1;
     uint64_t h = hmap_hash(key, len);
     hmap_slot *s = find_slot(m, key, len, h);
@@ -95,8 +107,8 @@ static int upsert(hmap *m, const void *key, size_t len, uint32_t val, bool repla
         return replace ? 0 : 1;
     }
     s->key = key;
-    s->len = (uint32_t)len;
-    s->hash = h;
+    s->len = (uint16_t)len;
+    s->tag = tag_of(h);
     s->val = val;
     m->count++;
     return 0;
@@ -114,7 +126,7 @@ int hmap_set(hmap *m, const void *key, size_t len, uint32_t val)
 
 bool hmap_get(const hmap *m, const void *key, size_t len, uint32_t *val)
 {
-    if (!m->slots)
+    if (!m->slots || len > HMAP_MAX_KEY)
         return false;
     const hmap_slot *s = find_slot(m, key, len, hmap_hash(key, len));
     if (!s->key)

@@ -11,16 +11,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HMAP_MAX_KEY 65535 /* longest key in bytes */
+
+/* 16 bytes a slot: 100,000 keys take under 2.5 MB. */
 typedef struct {
-    const void *key;
-    uint64_t hash;
-    uint32_t len;
+    const void *key; /* NULL = empty slot */
     uint32_t val;
+    uint16_t len;
+    uint16_t tag; /* high hash bits: most mismatches never reach memcmp */
 } hmap_slot;
 
 typedef struct {
-    hmap_slot *slots; /* NULL key = empty slot */
-    size_t cap;       /* power of two */
+    hmap_slot *slots;
+    size_t cap; /* any size; kept at most 70% full */
     size_t count;
 } hmap;
 
@@ -34,10 +37,10 @@ void hmap_free(hmap *m);
 
 /* Inserts key -> val unless the key is present. Returns 0 when inserted, 1
  * when the key was already there (*existing, if not NULL, gets its value),
- * -1 when out of memory. */
+ * -1 when out of memory or the key is longer than HMAP_MAX_KEY. */
 int hmap_put(hmap *m, const void *key, size_t len, uint32_t val, uint32_t *existing);
 
-/* Replaces the value of a present key or inserts it. 0 or -1 (no memory). */
+/* Replaces the value of a present key or inserts it. 0 or -1 (as above). */
 int hmap_set(hmap *m, const void *key, size_t len, uint32_t val);
 
 /* True when found; *val gets the value. */

@@ -54,10 +54,14 @@ typedef struct {
     char *arena;
     const char **lead_email, **sfp_email, **sfm_email; /* normalized, NULL when blank */
     bool *sfm_dup, *mkm_dup, *sfm_done;
+    /* Per lead: its program member (or PEOPLE_NONE) and the row that claimed
+     * it; per Salesforce person and member: the row that claimed the person.
+     * Arrays instead of maps: half the memory, no hashing. */
+    uint32_t *lead_mm, *claim_lead, *claim_sfp, *claim_sfm;
     candidate *cands;
     size_t n_cands;
-    hmap sfp_by_id, sfm_by_person, lead_by_id, mkm_by_lead, cand_by_email, lead_by_sfid,
-        lead_by_email, claimed_person, claimed_lead, claimed_email;
+    hmap sfp_by_id, sfm_by_person, lead_by_id, cand_by_email, lead_by_sfid, lead_by_email,
+        claimed_other, claimed_email;
 } ctx;
 
 static int normalize_all(ctx *c)
@@ -121,10 +125,12 @@ static int add_candidate(ctx *c, const char *email, candidate cand)
     if (!email)
         return 0;
     uint32_t cur;
-    if (hmap_get(&c->cand_by_email, email, strlen(email), &cur) &&
-        !cand_better(&cand, &c->cands[cur]))
-        return 0;
     c->cands[c->n_cands] = cand;
+    int r = hmap_put(&c->cand_by_email, email, strlen(email), (uint32_t)c->n_cands, &cur);
+    if (r == 0)
+        c->n_cands++;
+    if (r != 1 || !cand_better(&cand, &c->cands[cur]))
+        return r < 0 ? -1 : 0;
     return hmap_set(&c->cand_by_email, email, strlen(email), (uint32_t)c->n_cands++);
 }
 
@@ -150,7 +156,7 @@ static const char *resolve_person(ctx *c, const char *id, uint32_t *sfp)
 static bool lead_better(ctx *c, uint32_t a, uint32_t b)
 {
     const people_mkto_lead *la = &c->in->leads[a], *lb = &c->in->leads[b];
-    bool ma = iget(&c->mkm_by_lead, &la->id, NULL), mb = iget(&c->mkm_by_lead, &lb->id, NULL);
+    bool ma = c->lead_mm[a] != PEOPLE_NONE, mb = c->lead_mm[b] != PEOPLE_NONE;
     if (ma != mb)
         return ma;
     return la->id < lb->id;
@@ -161,8 +167,9 @@ static int index_lead(ctx *c, hmap *m, const char *key, uint32_t li)
     if (empty(key))
         return 0;
     uint32_t cur;
-    if (hmap_get(m, key, strlen(key), &cur) && !lead_better(c, li, cur))
-        return 0;
+    int r = hmap_put(m, key, strlen(key), li, &cur);
+    if (r != 1 || !lead_better(c, li, cur))
+        return r < 0 ? -1 : 0;
     return hmap_set(m, key, strlen(key), li);
 }
 
@@ -172,10 +179,19 @@ static int build_indexes(ctx *c)
     size_t nl = in->n_leads, np = in->n_sf_people, nm = in->n_mkto_members, ns = in->n_sf_members;
     int rc = 0;
     rc |= hmap_init(&c->sfp_by_id, np) | hmap_init(&c->sfm_by_person, ns);
-    rc |= hmap_init(&c->lead_by_id, nl) | hmap_init(&c->mkm_by_lead, nm);
-    rc |= hmap_init(&c->cand_by_email, np + ns) | hmap_init(&c->lead_by_sfid, nl);
-    rc |= hmap_init(&c->lead_by_email, nl) | hmap_init(&c->claimed_person, nm + ns);
-    rc |= hmap_init(&c->claimed_lead, nm + ns) | hmap_init(&c->claimed_email, 16);
+    rc |= hmap_init(&c->lead_by_id, nl) | hmap_init(&c->cand_by_email, np);
+    rc |= hmap_init(&c->lead_by_sfid, nl) | hmap_init(&c->lead_by_email, nl);
+    rc |= hmap_init(&c->claimed_other, 16) | hmap_init(&c->claimed_email, 16);
+    c->lead_mm = malloc((nl + 1) * sizeof *c->lead_mm);
+    c->claim_lead = malloc((nl + 1) * sizeof *c->claim_lead);
+    c->claim_sfp = malloc((np + 1) * sizeof *c->claim_sfp);
+    c->claim_sfm = malloc((ns + 1) * sizeof *c->claim_sfm);
+    if (!c->lead_mm || !c->claim_lead || !c->claim_sfp || !c->claim_sfm)
+        return -1;
+    memset(c->lead_mm, 0xFF, (nl + 1) * sizeof *c->lead_mm);
+    memset(c->claim_lead, 0xFF, (nl + 1) * sizeof *c->claim_lead);
+    memset(c->claim_sfp, 0xFF, (np + 1) * sizeof *c->claim_sfp);
+    memset(c->claim_sfm, 0xFF, (ns + 1) * sizeof *c->claim_sfm);
     c->sfm_dup = calloc(ns + 1, sizeof *c->sfm_dup);
     c->sfm_done = calloc(ns + 1, sizeof *c->sfm_done);
     c->mkm_dup = calloc(nm + 1, sizeof *c->mkm_dup);
@@ -197,10 +213,12 @@ static int build_indexes(ctx *c)
     for (size_t i = 0; i < nl; i++)
         rc |= hmap_set(&c->lead_by_id, &in->leads[i].id, sizeof(int64_t), (uint32_t)i) != 0;
     for (size_t i = 0; i < nm; i++) {
-        int r = hmap_put(&c->mkm_by_lead, &in->mkto_members[i].lead_id, sizeof(int64_t),
-                         (uint32_t)i, NULL);
-        rc |= r < 0;
-        c->mkm_dup[i] = r == 1;
+        uint32_t li;
+        if (!iget(&c->lead_by_id, &in->mkto_members[i].lead_id, &li))
+            continue; /* skipped later: no details */
+        c->mkm_dup[i] = c->lead_mm[li] != PEOPLE_NONE;
+        if (!c->mkm_dup[i])
+            c->lead_mm[li] = (uint32_t)i;
     }
     if (rc)
         return -1;
@@ -257,17 +275,46 @@ static people_row *new_row(ctx *c)
     return r;
 }
 
+/* The claim slot of a Salesforce person: by its index in sf_people, else
+ * by the campaign member holding it, else (an id known only through a link
+ * or a conversion) in a small map. NULL with *other_key set for the map. */
+static uint32_t *person_claim(ctx *c, const char *pid, uint32_t sfp)
+{
+    uint32_t i;
+    if (sfp != PEOPLE_NONE)
+        return &c->claim_sfp[sfp];
+    if (sget(&c->sfp_by_id, pid, &i))
+        return &c->claim_sfp[i];
+    if (sget(&c->sfm_by_person, pid, &i))
+        return &c->claim_sfm[i];
+    return NULL;
+}
+
+static bool person_claimed(ctx *c, const char *pid, uint32_t sfp, uint32_t *row)
+{
+    uint32_t *slot = person_claim(c, pid, sfp);
+    if (slot) {
+        *row = *slot;
+        return *slot != PEOPLE_NONE;
+    }
+    return sget(&c->claimed_other, pid, row);
+}
+
 static int claim_row(ctx *c, people_row *r)
 {
     uint32_t idx = (uint32_t)(r - c->out->rows);
-    int rc = 0;
-    if (r->lead_id)
-        rc |= hmap_set(&c->claimed_lead, &r->lead_id, sizeof r->lead_id, idx);
-    if (r->sf_person_id)
-        rc |= hmap_set(&c->claimed_person, r->sf_person_id, strlen(r->sf_person_id), idx);
+    if (r->lead != PEOPLE_NONE)
+        c->claim_lead[r->lead] = idx;
     if (r->sf_member != PEOPLE_NONE)
         c->sfm_done[r->sf_member] = true;
-    return rc;
+    if (!r->sf_person_id)
+        return 0;
+    uint32_t *slot = person_claim(c, r->sf_person_id, r->sf_person);
+    if (slot) {
+        *slot = idx;
+        return 0;
+    }
+    return hmap_set(&c->claimed_other, r->sf_person_id, strlen(r->sf_person_id), idx);
 }
 
 static const char *row_person_text(ctx *c, uint32_t row, char *buf, size_t cap)
@@ -317,7 +364,7 @@ static int match_mkto_member(ctx *c, size_t i)
         sfp = c->cands[ci].sf_person;
         how = PEOPLE_BY_EMAIL;
     }
-    if (pid && sget(&c->claimed_person, pid, &other)) {
+    if (pid && person_claimed(c, pid, sfp, &other)) {
         skip(c, true, i, mm->lead_id, pid,
              "Marketo lead %lld matches Salesforce person %s, already matched to %s",
              (long long)mm->lead_id, pid, row_person_text(c, other, who, sizeof who));
@@ -364,7 +411,7 @@ static int match_sf_member(ctx *c, size_t j)
              sm->member_id ? sm->member_id : "?");
         return 0;
     }
-    if (c->sfm_dup[j] || sget(&c->claimed_person, pid, &other)) {
+    if (c->sfm_dup[j] || person_claimed(c, pid, PEOPLE_NONE, &other)) {
         skip(c, false, j, 0, pid, "Salesforce person %s is in the campaign twice", pid);
         return 0;
     }
@@ -386,7 +433,8 @@ static int match_sf_member(ctx *c, size_t j)
     int64_t lead_id = 0;
     if (how != PEOPLE_BY_NONE) {
         lead_id = in->leads[li].id;
-        if (iget(&c->claimed_lead, &lead_id, &other)) {
+        other = c->claim_lead[li];
+        if (other != PEOPLE_NONE) {
             skip(c, false, j, lead_id, pid,
                  "Salesforce person %s matches Marketo lead %lld, already matched to %s", pid,
                  (long long)lead_id,
@@ -394,7 +442,7 @@ static int match_sf_member(ctx *c, size_t j)
                                                   : "a Lead still to be created");
             return 0;
         }
-        if (iget(&c->mkm_by_lead, &lead_id, NULL)) {
+        if (c->lead_mm[li] != PEOPLE_NONE) {
             skip(c, false, j, lead_id, pid,
                  "Salesforce person %s matches Marketo lead %lld, which was skipped", pid,
                  (long long)lead_id);
@@ -433,12 +481,41 @@ static void ctx_free(ctx *c)
     free(c->sfm_dup);
     free(c->sfm_done);
     free(c->mkm_dup);
+    free(c->lead_mm);
+    free(c->claim_lead);
+    free(c->claim_sfp);
+    free(c->claim_sfm);
     free(c->cands);
-    hmap *maps[] = {&c->sfp_by_id,     &c->sfm_by_person, &c->lead_by_id,    &c->mkm_by_lead,
-                    &c->cand_by_email, &c->lead_by_sfid,  &c->lead_by_email, &c->claimed_person,
-                    &c->claimed_lead,  &c->claimed_email};
+    hmap *maps[] = {&c->sfp_by_id,    &c->sfm_by_person, &c->lead_by_id,    &c->cand_by_email,
+                    &c->lead_by_sfid, &c->lead_by_email, &c->claimed_other, &c->claimed_email};
     for (size_t i = 0; i < sizeof maps / sizeof maps[0]; i++)
         hmap_free(maps[i]);
+}
+
+static bool too_long(const char *s)
+{
+    return s && strnlen(s, PEOPLE_MAX_TEXT + 1) > PEOPLE_MAX_TEXT;
+}
+
+/* Names the first id or email that is too long to be real, or NULL. */
+static const char *check_lengths(const people_input *in)
+{
+    for (size_t i = 0; i < in->n_leads; i++) {
+        const people_mkto_lead *l = &in->leads[i];
+        if (too_long(l->email) || too_long(l->sfdc_lead_id) || too_long(l->sfdc_contact_id))
+            return "an email or Salesforce link of a Marketo lead";
+    }
+    for (size_t i = 0; i < in->n_sf_people; i++) {
+        const people_sf_person *p = &in->sf_people[i];
+        if (too_long(p->id) || too_long(p->email) || too_long(p->converted_contact_id))
+            return "an id or email of a Salesforce person";
+    }
+    for (size_t i = 0; i < in->n_sf_members; i++) {
+        const people_sf_member *m = &in->sf_members[i];
+        if (too_long(m->person_id) || too_long(m->email))
+            return "a person id or email of a Salesforce campaign member";
+    }
+    return NULL;
 }
 
 int people_match_all(const people_input *in, people_match *out, recon_err *err)
@@ -456,6 +533,10 @@ int people_match_all(const people_input *in, people_match *out, recon_err *err)
             return recon_fail(err, RECON_EINVAL,
                               "Marketo program member #%zu has lead id %lld (must be > 0)", i,
                               (long long)in->mkto_members[i].lead_id);
+    const char *bad = check_lengths(in);
+    if (bad)
+        return recon_fail(err, RECON_EINVAL, "%s is longer than %d characters", bad,
+                          PEOPLE_MAX_TEXT);
     ctx c = {.in = in, .out = out};
     size_t cap = in->n_mkto_members + in->n_sf_members + 1;
     out->rows = malloc(cap * sizeof *out->rows);

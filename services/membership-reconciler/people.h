@@ -31,6 +31,7 @@
 #include "recon_err.h"
 
 #define PEOPLE_NONE UINT32_MAX
+#define PEOPLE_MAX_TEXT 1024 /* longest id or email accepted (INVALID_ARGUMENT beyond) */
 
 /* A Marketo person (lead) known to the cycle: the program's members and any
  * lead found for a Salesforce member by link or email. */

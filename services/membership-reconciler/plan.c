@@ -433,6 +433,47 @@ int plan_mark_failed(plan *p, size_t item, const char *reason, recon_err *err)
     return 0;
 }
 
+static const char *blank_to_null(const char *s)
+{
+    if (!s)
+        return NULL;
+    for (const char *c = s; *c; c++)
+        if (*c != ' ' && *c != '\t' && *c != '\r' && *c != '\n')
+            return s;
+    return NULL;
+}
+
+int plan_create_fields(const plan *p, size_t item, plan_person_fields *out, recon_err *err)
+{
+    memset(out, 0, sizeof *out);
+    if (item >= p->n_items)
+        return recon_fail(err, RECON_EINVAL, "no plan item %zu", item);
+    const plan_item *it = &p->items[item];
+    const plan_member *m = &p->members[it->member];
+    if (it->action == PLAN_CREATE_LEAD) {
+        const people_mkto_lead *l = m->lead;
+        out->email = m->email;
+        out->first_name = l ? blank_to_null(l->first_name) : NULL;
+        out->last_name = l ? blank_to_null(l->last_name) : NULL;
+        out->company = l ? blank_to_null(l->company) : NULL;
+        if (!out->last_name)
+            out->last_name = PLAN_NOT_PROVIDED;
+        if (!out->company)
+            out->company = PLAN_NOT_PROVIDED;
+        return 0;
+    }
+    if (it->action == PLAN_CREATE_PERSON) {
+        const people_sf_person *sp = m->sf_person;
+        out->email = m->email;
+        out->first_name = sp ? blank_to_null(sp->first_name) : NULL;
+        out->last_name = sp ? blank_to_null(sp->last_name) : NULL;
+        out->company = sp ? blank_to_null(sp->company) : NULL;
+        return 0;
+    }
+    return recon_fail(err, RECON_EINVAL, "plan item %zu (%s) creates no person", item,
+                      plan_action_name(it->action));
+}
+
 bool plan_member_settled(const plan *p, size_t member)
 {
     const plan_member *m = &p->members[member];

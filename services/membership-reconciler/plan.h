@@ -171,6 +171,23 @@ void plan_get_counts(const plan *p, plan_counts *out);
  * statuses (plus any kept from the old base). Caller frees with base_free. */
 int plan_new_base(const plan *p, base_state *out, recon_err *err);
 
+/* Salesforce requires LastName and Company on a Lead (C5). */
+#define PLAN_NOT_PROVIDED "[not provided]"
+
+typedef struct {
+    const char *email;
+    const char *first_name; /* NULL when unknown */
+    const char *last_name;
+    const char *company;
+} plan_person_fields;
+
+/* The fields to create the missing person of a PLAN_CREATE_LEAD or
+ * PLAN_CREATE_PERSON item with, taken from the other side's record. For a
+ * Salesforce Lead a blank LastName or Company becomes PLAN_NOT_PROVIDED;
+ * Marketo needs only the email. Strings are borrowed from the plan's input.
+ * RECON_EINVAL for an item that creates nothing. */
+int plan_create_fields(const plan *p, size_t item, plan_person_fields *out, recon_err *err);
+
 const char *plan_action_name(plan_action a); /* "add", "remove", "status", ... */
 const char *plan_side_name(merge_side_id s); /* "marketo", "salesforce" */
 

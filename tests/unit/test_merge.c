@@ -323,7 +323,7 @@ static void test_plan_first_sync_creates_people(void **state)
     world w = {0};
     /* Marketo lead 1 with no Salesforce person; Salesforce Contact with no
      * Marketo person; a Marketo lead without email. */
-    w.leads[w.n_leads++] = (people_mkto_lead){1, "ann@x.com", "Ann", NULL, NULL, NULL, NULL};
+    w.leads[w.n_leads++] = (people_mkto_lead){1, "ann@x.com", "Ann", " ", NULL, NULL, NULL};
     w.leads[w.n_leads++] = (people_mkto_lead){2, NULL, NULL, NULL, NULL, NULL, NULL};
     w.mm[w.n_mm++] = (people_mkto_member){1, "Attended", 100};
     w.mm[w.n_mm++] = (people_mkto_member){2, "Invited", 100};
@@ -360,6 +360,20 @@ static void test_plan_first_sync_creates_people(void **state)
     assert_int_equal(p->events[0].type, PLAN_EV_ADDED);
     assert_string_equal(p->events[0].source, "marketo");
     assert_int_equal(p->items[1].event, 0);
+
+    /* The Lead gets Marketo's names, and "[not provided]" where Salesforce
+     * requires a value Marketo lacks; Marketo gets the email and names. */
+    plan_person_fields f;
+    assert_int_equal(plan_create_fields(p, 0, &f, &err), 0);
+    assert_string_equal(f.email, "ann@x.com");
+    assert_string_equal(f.first_name, "Ann");
+    assert_string_equal(f.last_name, PLAN_NOT_PROVIDED);
+    assert_string_equal(f.company, "[not provided]");
+    assert_int_equal(plan_create_fields(p, 2, &f, &err), 0);
+    assert_string_equal(f.email, "bob@x.com");
+    assert_string_equal(f.last_name, "B");
+    assert_null(f.company);
+    assert_int_equal(plan_create_fields(p, 1, &f, &err), RECON_EINVAL);
 
     /* Applying out of order is refused; created ids are required. */
     assert_int_equal(plan_mark_applied(p, 1, NULL, &err), RECON_ESTATE);
