@@ -143,6 +143,7 @@ struct rpc_server {
     pthread_cond_t pool_cv;
     rpc_call *pool_head, *pool_tail;
     int pool_queued, pool_idle, pool_total, pool_stop;
+    int pool_busy; /* handlers submitted and not yet returned */
 
     pthread_mutex_t mu; /* health table and the drain condition */
     pthread_cond_t cv;
@@ -781,6 +782,12 @@ static void serve_own_thread(rpc_call *c)
         log_set_request_id(NULL);
     }
     c->code = code;
+    /* The handler is done: the thread counts as free before the client can
+     * see the status, so a caller's next call is never refused for it. */
+    rpc_server *srv = c->srv;
+    pthread_mutex_lock(&srv->pool_mu);
+    srv->pool_busy--;
+    pthread_mutex_unlock(&srv->pool_mu);
     finish_own_thread(c);
 }
 
@@ -817,25 +824,16 @@ static void *pool_thread_main(void *arg)
     }
 }
 
-/* Gives the call to an idle handler thread or a new one; 0 when the pool
- * is full. */
+/* Gives the call to an idle handler thread, a new one, or one about to be
+ * free (queued); 0 when max_threads handlers are running. */
 static int pool_submit(rpc_server *srv, rpc_call *c)
 {
     pthread_mutex_lock(&srv->pool_mu);
-    if (srv->pool_idle > srv->pool_queued) {
-        c->pool_next = NULL;
-        if (srv->pool_tail)
-            srv->pool_tail->pool_next = c;
-        else
-            srv->pool_head = c;
-        srv->pool_tail = c;
-        srv->pool_queued++;
-        pthread_cond_signal(&srv->pool_cv);
+    if (srv->pool_busy >= srv->o.max_threads) {
         pthread_mutex_unlock(&srv->pool_mu);
-        return 1;
+        return 0;
     }
-    int ok = 0;
-    if (srv->pool_total < srv->o.max_threads) {
+    if (srv->pool_idle <= srv->pool_queued && srv->pool_total < srv->o.max_threads) {
         pthread_t t;
         pthread_attr_t attr;
         pthread_attr_init(&attr);
@@ -844,14 +842,29 @@ static int pool_submit(rpc_server *srv, rpc_call *c)
         pthread_attr_destroy(&attr);
         if (rc == 0) {
             srv->pool_total++;
-            ok = 1;
-        } else {
-            log_kv(LOG_ERROR, "cannot start a handler thread", "method", c->m->path, "error",
-                   strerror(rc), NULL);
+            srv->pool_busy++;
+            pthread_mutex_unlock(&srv->pool_mu);
+            return 1;
+        }
+        log_kv(LOG_ERROR, "cannot start a handler thread", "method", c->m->path, "error",
+               strerror(rc), NULL);
+        if (srv->pool_total == 0) {
+            pthread_mutex_unlock(&srv->pool_mu);
+            return 0;
         }
     }
+    /* An idle thread, or one finishing a call (busy < max <= total), takes it. */
+    c->pool_next = NULL;
+    if (srv->pool_tail)
+        srv->pool_tail->pool_next = c;
+    else
+        srv->pool_head = c;
+    srv->pool_tail = c;
+    srv->pool_queued++;
+    srv->pool_busy++;
+    pthread_cond_signal(&srv->pool_cv);
     pthread_mutex_unlock(&srv->pool_mu);
-    return ok;
+    return 1;
 }
 
 /* Tells idle handler threads to exit and waits for all of them. */

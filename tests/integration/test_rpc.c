@@ -4,7 +4,8 @@
  * rpc_client and through raw C-core calls where the client API cannot make
  * the request (unknown paths, bytes that are not a message).
  *
- * The same binary is also a test server: `it_test_rpc --serve [--token T]`
+ * The same binary is also a test server: `it_test_rpc --serve [--token T]
+ * [--grace MS]`
  * prints its port on stdout and serves until SIGTERM. The SIGTERM test and
  * the python3-grpcio interop test (rpc_interop.py) run it as a child.
  */
@@ -47,6 +48,7 @@ static char self_target[64];         /* the server the proxy handler calls */
 
 static atomic_int observed;
 static atomic_int observed_unimplemented;
+static atomic_int observed_not_found; /* GetProgram answered NOT_FOUND */
 
 static void observer(void *user, const char *method, int code, double seconds)
 {
@@ -55,6 +57,9 @@ static void observer(void *user, const char *method, int code, double seconds)
     atomic_fetch_add(&observed, 1);
     if (code == GRPC_STATUS_UNIMPLEMENTED && strcmp(method, "unknown") == 0)
         atomic_fetch_add(&observed_unimplemented, 1);
+    if (code == GRPC_STATUS_NOT_FOUND &&
+        strcmp(method, "/campsync.v1.MarketoConnector/GetProgram") == 0)
+        atomic_fetch_add(&observed_not_found, 1);
 }
 
 /* GetProgram: echoes the id, the request id (sfdc_id), the deadline left
@@ -395,6 +400,8 @@ static void test_unary_round_trip(void **state)
     assert_null(p);
     assert_int_equal(err.code, GRPC_STATUS_NOT_FOUND);
     assert_non_null(strstr(err.message, "program 404 not found"));
+    /* The observer hears of it with the full method name and the code. */
+    assert_true(wait_flag(&observed_not_found, 5000));
 
     size_t n = 0;
     assert_int_equal(list_programs_call(c, 0, 5000, &n, &err), 0);
@@ -638,6 +645,26 @@ static void test_dns_target_round_robin(void **state)
     assert_int_equal(get_program_call(client_for(target, &co), 9, NULL, &p, &err), 0);
     assert_string_equal(p->name, "program 9");
     protobuf_c_message_free_unpacked(&p->base, NULL);
+}
+
+static void test_max_connection_age_reconnects(void **state)
+{
+    (void)state;
+    rpc_server_opts o = {.max_connection_age_ms = 100, .max_connection_age_grace_ms = 1000};
+    struct test_server *t = server_start(&o);
+    static const char *const idem[] = {"campsync.v1.MarketoConnector/GetProgram", NULL};
+    rpc_client_opts co = {.idempotent = idem};
+    rpc_client *c = client_for(t->target, &co);
+    /* Connections are closed every ~100 ms; calls keep working. */
+    for (int i = 0; i < 8; i++) {
+        Campsync__V1__Program *p;
+        rpc_error err = {0};
+        assert_int_equal(get_program_call(c, i + 1, NULL, &p, &err), 0);
+        assert_int_equal(p->id, i + 1);
+        protobuf_c_message_free_unpacked(&p->base, NULL);
+        usleep(60000);
+    }
+    server_stop(t);
 }
 
 struct slow_call {
@@ -935,7 +962,7 @@ static pid_t spawn_server(int *port)
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        execl("/proc/self/exe", "it_test_rpc", "--serve", (char *)NULL);
+        execl("/proc/self/exe", "it_test_rpc", "--serve", "--grace", "2000", (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -980,9 +1007,10 @@ static void test_sigterm_drains_and_exits_zero(void **state)
     assert_int_equal(rpc_stream_next(endless, &m, &err), 1);
     protobuf_c_message_free_unpacked(m, NULL);
 
-    struct caller callers[3];
-    for (int i = 0; i < 3; i++) {
-        callers[i] = (struct caller){.target = target, .since = -1500, .code = -1};
+    /* Three calls that end within the 2 s grace period, one that does not. */
+    struct caller callers[4];
+    for (int i = 0; i < 4; i++) {
+        callers[i] = (struct caller){.target = target, .since = i < 3 ? -1000 : -15000, .code = -1};
         assert_int_equal(pthread_create(&callers[i].th, NULL, caller_main, &callers[i]), 0);
     }
     usleep(300000); /* let the calls reach the handlers */
@@ -1003,6 +1031,12 @@ static void test_sigterm_drains_and_exits_zero(void **state)
         pthread_join(callers[i].th, NULL);
         assert_int_equal(callers[i].code, 0);
     }
+    /* The long one is cancelled when the grace period is over: it still
+     * gets a status, long before its own 20 s deadline. */
+    pthread_join(callers[3].th, NULL);
+    printf("# call past the grace period ended with %s\n", rpc_status_name(callers[3].code));
+    assert_true(callers[3].code == GRPC_STATUS_CANCELLED ||
+                callers[3].code == GRPC_STATUS_UNAVAILABLE);
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
@@ -1012,14 +1046,17 @@ static void test_sigterm_drains_and_exits_zero(void **state)
     assert_int_not_equal(health_check(c, "", &err), RPC_HEALTH_SERVING);
 }
 
-/* `--serve [--token T]`: the child-process server. */
+/* `--serve [--token T] [--grace MS]`: the child-process server. */
 static int serve_main(int argc, char **argv)
 {
     log_init("rpc-test-server", LOG_WARN);
     rpc_server_opts o = {.listen_addr = "127.0.0.1:0", .shutdown_grace_ms = 10000};
-    for (int i = 2; i + 1 < argc; i += 2)
+    for (int i = 2; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--token") == 0)
             o.bearer_token = argv[i + 1];
+        if (strcmp(argv[i], "--grace") == 0)
+            o.shutdown_grace_ms = atoi(argv[i + 1]);
+    }
     rpc_server *srv;
     rpc_error err;
     if (rpc_server_create(&srv, &o, &err) != 0 ||
@@ -1057,6 +1094,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_request_id_and_deadline_propagate),
         cmocka_unit_test(test_retry_only_idempotent),
         cmocka_unit_test(test_dns_target_round_robin),
+        cmocka_unit_test(test_max_connection_age_reconnects),
         cmocka_unit_test(test_thread_limit_resource_exhausted),
         cmocka_unit_test(test_health),
         cmocka_unit_test(test_bearer_token),
