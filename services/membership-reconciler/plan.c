@@ -230,6 +230,20 @@ static int skip_row(builder *b, const people_row *r, bool mkto, const char *stat
                     sbuf_take(&sb));
 }
 
+/* A copy of an email without surrounding white space (case kept: it is
+ * what the person typed). */
+static char *trim_dup(const char *s)
+{
+    if (!s)
+        return strdup("");
+    const char *e = s + strlen(s);
+    while (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n')
+        s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        e--;
+    return strndup(s, (size_t)(e - s));
+}
+
 static int plan_row(builder *b, const people_row *r)
 {
     plan *p = b->p;
@@ -271,6 +285,10 @@ static int plan_row(builder *b, const people_row *r)
                                                                : MERGE_OP_STATUS;
         add_event(b, mi, event_of(seen), -1, in.base.status, in.sf.status, "salesforce");
     }
+    bool creates = (d->sf_op == MERGE_OP_ADD && !m->sf_person_id) ||
+                   (d->mkto_op == MERGE_OP_ADD && !m->lead_id);
+    if (creates && !(m->create_email = trim_dup(m->email)))
+        return -1;
     if (d->sf_op != MERGE_OP_NONE) {
         int32_t dep = -1;
         if (d->sf_op == MERGE_OP_ADD && !m->sf_person_id)
@@ -296,8 +314,10 @@ void plan_free(plan *p)
         free(p->items[i].error);
     for (size_t i = 0; i < p->n_notes; i++)
         free(p->notes[i].message);
-    for (size_t i = 0; i < p->n_members; i++)
+    for (size_t i = 0; i < p->n_members; i++) {
         free(p->members[i].created_sf_id);
+        free(p->members[i].create_email);
+    }
     free(p->members);
     free(p->items);
     free(p->events);
@@ -452,7 +472,7 @@ int plan_create_fields(const plan *p, size_t item, plan_person_fields *out, reco
     const plan_member *m = &p->members[it->member];
     if (it->action == PLAN_CREATE_LEAD) {
         const people_mkto_lead *l = m->lead;
-        out->email = m->email;
+        out->email = m->create_email;
         out->first_name = l ? blank_to_null(l->first_name) : NULL;
         out->last_name = l ? blank_to_null(l->last_name) : NULL;
         out->company = l ? blank_to_null(l->company) : NULL;
@@ -464,7 +484,7 @@ int plan_create_fields(const plan *p, size_t item, plan_person_fields *out, reco
     }
     if (it->action == PLAN_CREATE_PERSON) {
         const people_sf_person *sp = m->sf_person;
-        out->email = m->email;
+        out->email = m->create_email;
         out->first_name = sp ? blank_to_null(sp->first_name) : NULL;
         out->last_name = sp ? blank_to_null(sp->last_name) : NULL;
         out->company = sp ? blank_to_null(sp->company) : NULL;

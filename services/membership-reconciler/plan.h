@@ -92,6 +92,7 @@ typedef struct {
     uint32_t first_item; /* items of a member are contiguous */
     uint32_t n_items;
     char *created_sf_id; /* owned: id given when the Lead was created */
+    char *create_email;  /* owned: the email trimmed, for a person to create */
 } plan_member;
 
 typedef enum {

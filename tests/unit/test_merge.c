@@ -328,7 +328,7 @@ static void test_plan_first_sync_creates_people(void **state)
     w.mm[w.n_mm++] = (people_mkto_member){1, "Attended", 100};
     w.mm[w.n_mm++] = (people_mkto_member){2, "Invited", 100};
     w.people[w.n_people++] = (people_sf_person){
-        "003000000000001AAA", PEOPLE_SF_CONTACT, "bob@x.com", "Bob", "B", NULL, false, NULL};
+        "003000000000001AAA", PEOPLE_SF_CONTACT, " Bob@x.com\t", "Bob", "B", NULL, false, NULL};
     w.sm[w.n_sm++] =
         (people_sf_member){"00v1", "003000000000001AAA", "bob@x.com", "Registered", 200};
     plan_input in = input_of(&w, m, NULL, MW);
@@ -349,7 +349,7 @@ static void test_plan_first_sync_creates_people(void **state)
     assert_int_equal(p->items[2].side, MERGE_SIDE_MARKETO);
     assert_int_equal(p->items[3].action, PLAN_ADD);
     assert_int_equal(p->items[3].depends_on, 2);
-    assert_string_equal(p->members[1].email, "bob@x.com");
+    assert_string_equal(p->members[1].email, " Bob@x.com\t");
     /* Lead 2 has no email: skipped with a reason. */
     assert_int_equal(p->n_notes, 1);
     assert_int_equal(p->notes[0].kind, PLAN_NOTE_SKIPPED);
@@ -370,7 +370,7 @@ static void test_plan_first_sync_creates_people(void **state)
     assert_string_equal(f.last_name, PLAN_NOT_PROVIDED);
     assert_string_equal(f.company, "[not provided]");
     assert_int_equal(plan_create_fields(p, 2, &f, &err), 0);
-    assert_string_equal(f.email, "bob@x.com");
+    assert_string_equal(f.email, "Bob@x.com");
     assert_string_equal(f.last_name, "B");
     assert_null(f.company);
     assert_int_equal(plan_create_fields(p, 1, &f, &err), RECON_EINVAL);
