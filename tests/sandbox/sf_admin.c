@@ -13,8 +13,9 @@
 
 static int sfs_admin_error(json_t **out, int status, const char *code, const char *message)
 {
-    *out = json_pack("{s:s++,s:s,s:s}", "error", code, ": ", message, "errorCode", code, "message",
-                     message);
+    json_t *msg = sfs_json_text(message, strlen(message));
+    *out = json_pack("{s:s++,s:s,s:o}", "error", code, ": ", json_string_value(msg), "errorCode",
+                     code, "message", msg);
     return status;
 }
 

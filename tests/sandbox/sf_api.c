@@ -44,9 +44,9 @@ static json_t *sfs_errors_json(const sfs_err *err, const char *code_key)
 {
     json_t *fields = json_array();
     for (int i = 0; i < err->n_fields; i++)
-        json_array_append_new(fields, json_string(err->fields[i]));
-    return json_pack("{s:s,s:s,s:o}", code_key, err->code, "message", err->message, "fields",
-                     fields);
+        json_array_append_new(fields, sfs_json_text(err->fields[i], strlen(err->fields[i])));
+    return json_pack("{s:s,s:o,s:o}", code_key, err->code, "message",
+                     sfs_json_text(err->message, strlen(err->message)), "fields", fields);
 }
 
 static void sfs_reply_error(sfs_call *c, int status, const char *code, const char *message)
@@ -422,7 +422,7 @@ static void sfs_save_result(json_t *arr, const char *id, int ok, const sfs_err *
 {
     json_t *r = json_object();
     if (id)
-        json_object_set_new(r, "id", json_string(id));
+        json_object_set_new(r, "id", sfs_json_text(id, strlen(id)));
     json_object_set_new(r, "success", json_boolean(ok));
     json_t *errors = json_array();
     if (!ok)
@@ -974,7 +974,7 @@ static void sfs_collection_delete(sfs_call *c)
     for (const char *p = ids; *p;) {
         const char *comma = strchr(p, ',');
         size_t l = comma ? (size_t)(comma - p) : strlen(p);
-        json_array_append_new(list, json_stringn(p, l));
+        json_array_append_new(list, sfs_json_text(p, l));
         p = comma ? comma + 1 : p + l;
     }
     if (json_array_size(list) > SF_COLLECTION_MAX) {

@@ -57,7 +57,8 @@ typedef struct sfs_cursor {
 
 json_t *sfs_error_array(const char *code, const char *message)
 {
-    return json_pack("[{s:s,s:s}]", "message", message, "errorCode", code);
+    return json_pack("[{s:o,s:s}]", "message", sfs_json_text(message, strlen(message)), "errorCode",
+                     code);
 }
 
 static int sfs_query_fail(json_t **body, const sfq_error *err)

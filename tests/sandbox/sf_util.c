@@ -382,6 +382,62 @@ char *sfs_base64url_decode(const char *in, size_t len, size_t *out_len)
     return out;
 }
 
+/* ---- UTF-8 ---- */
+
+static size_t sfs_utf8_seq(const unsigned char *s, size_t left)
+{
+    unsigned char c = s[0];
+    size_t n;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n > left)
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+json_t *sfs_json_text(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+    if (!out)
+        return json_string("");
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t n = s[i] ? sfs_utf8_seq((const unsigned char *)s + i, len - i) : 0;
+        if (n == 0) {
+            out[o++] = '?';
+            i++;
+            continue;
+        }
+        memcpy(out + o, s + i, n);
+        o += n;
+        i += n;
+    }
+    json_t *j = json_stringn(out, o);
+    free(out);
+    return j ? j : json_string("");
+}
+
 /* ---- hash map: open addressing, linear probing, backward-shift delete ---- */
 
 static uint64_t sfs_hash(const char *s)

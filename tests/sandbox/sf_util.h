@@ -8,6 +8,7 @@
 #ifndef CAMPSYNC_SBX_SF_UTIL_H
 #define CAMPSYNC_SBX_SF_UTIL_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,10 @@ char *sfs_base64_encode(const uint8_t *data, size_t len);
 /* base64url (or standard) without padding requirements; returns a malloc'd
  * NUL-terminated buffer and its length, or NULL on bad input. */
 char *sfs_base64url_decode(const char *in, size_t len, size_t *out_len);
+
+/* A JSON string of s with every byte that isn't valid UTF-8 replaced by '?'
+ * (jansson refuses invalid UTF-8, and request text ends up in messages). */
+json_t *sfs_json_text(const char *s, size_t len);
 
 /* ---- string-keyed hash map (keys copied, values borrowed) ---- */
 
