@@ -70,7 +70,8 @@ void rpc_client_cleanup(void);
 /* Per-call options; all optional (pass NULL for none). */
 typedef struct rpc_call_opts {
     struct rpc_call *parent; /* the server call being served, if any */
-    int64_t timeout_ms;      /* 0 = the client's default_timeout_ms */
+    int64_t timeout_ms;      /* 0 = the client's default_timeout_ms; it bounds a
+                                whole stream too, so give watches a long one */
     const char *request_id;  /* x-request-id when there is no parent; else the
                                 thread's log request id, else a new one */
 } rpc_call_opts;

@@ -62,10 +62,14 @@
  * request: both live until the response has been packed.
  *
  * Threads: N workers each poll their own completion queue. RPC_UNARY
- * handlers run on a worker and must be quick (no waits on the network);
- * RPC_BLOCKING and RPC_STREAM handlers run on a thread of their own, so an
- * hour-long watch or a slow vendor call never holds a worker. Handlers of one
- * service run concurrently: protect shared state yourself.
+ * handlers run on a worker and must be quick (no waits on the network, no
+ * client calls to slow services); they are the cheapest kind. RPC_BLOCKING
+ * and RPC_STREAM handlers run on a handler thread of their own (reused, at
+ * most max_threads at a time), so an hour-long watch or a slow vendor call
+ * never holds a worker. Handlers run concurrently: protect shared state.
+ *
+ * Logs: the call's request id is set with log_set_request_id on the
+ * handler's thread, so log_kv lines carry it without further work.
  */
 #ifndef CAMPSYNC_RPC_SERVER_H
 #define CAMPSYNC_RPC_SERVER_H

@@ -9,7 +9,8 @@
  * same worker count. Process CPU per call is printed too, since on a shared
  * 2-core box the load generator competes with the server.
  *
- * Usage: bench_rpc [seconds per run (default 3)]. Prints figures, not a test.
+ * Usage: bench_rpc [seconds per run (default 2)]; about 40 s in all.
+ * Prints figures, not a test.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,7 +33,7 @@
 #define GET_PROGRAM "/campsync.v1.MarketoConnector/GetProgram"
 #define STREAM_MEMBERS "/campsync.v1.MarketoConnector/StreamProgramMembers"
 
-static double run_seconds = 3.0;
+static double run_seconds = 2.0;
 
 static int64_t now_ns(void)
 {
@@ -582,38 +583,51 @@ static double load_stream(int port, int64_t count, double *cpu_us_per_msg)
 
 static void print_row(const char *server, int inflight, const struct result *r)
 {
-    printf("%-22s %4d %12.0f %10.0f %10.0f %12.1f %7ld\n", server, inflight, r->calls_per_s,
+    printf("%-22s %5d %10.0f %8.0f %8.0f %12.1f %6ld\n", server, inflight, r->calls_per_s,
            r->p50_us, r->p99_us, r->cpu_us_per_call, r->errors);
+}
+
+static void keep_best(struct result *best, const struct result *r)
+{
+    if (r->calls_per_s > best->calls_per_s)
+        *best = *r;
 }
 
 int main(int argc, char **argv)
 {
     if (argc > 1)
-        run_seconds = atof(argv[1]) > 0 ? atof(argv[1]) : 3.0;
+        run_seconds = atof(argv[1]) > 0 ? atof(argv[1]) : 2.0;
     log_init("bench-rpc", LOG_WARN);
     grpc_init();
     static const int inflights[] = {1, 16, 64};
-    struct result bare_r[3], rt_r[3];
+    struct result bare_r[3] = {0}, rt_r[3] = {0};
+    double bare_s = 0, rt_s = 0, bare_cpu = 0, rt_cpu = 0;
+    int64_t msgs = 200000;
 
     struct bare b;
     int bport = bare_start(&b);
     struct rt rt;
     int rport = rt_start(&rt, 0);
-
-    printf("unary GetProgram, %d workers per server, %.1f s per run\n", WORKERS, run_seconds);
-    printf("%-22s %4s %12s %10s %10s %12s %7s\n", "server", "inflt", "calls/s", "p50 us", "p99 us",
-           "cpu us/call", "errors");
-    for (int i = 0; i < 3; i++) {
-        bare_r[i] = load_unary(bport, inflights[i]);
-        print_row("bare C core", inflights[i], &bare_r[i]);
-        rt_r[i] = load_unary(rport, inflights[i]);
-        print_row("campsync rpc", inflights[i], &rt_r[i]);
+    /* Two alternating rounds, best of each: the box is shared, and a
+     * neighbour's burst should not decide the comparison. */
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 3; i++) {
+            struct result r = load_unary(bport, inflights[i]);
+            keep_best(&bare_r[i], &r);
+            r = load_unary(rport, inflights[i]);
+            keep_best(&rt_r[i], &r);
+        }
+        double cpu, s = load_stream(bport, msgs, &cpu);
+        if (s > bare_s) {
+            bare_s = s;
+            bare_cpu = cpu;
+        }
+        s = load_stream(rport, msgs, &cpu);
+        if (s > rt_s) {
+            rt_s = s;
+            rt_cpu = cpu;
+        }
     }
-
-    int64_t msgs = 200000;
-    double bare_cpu, rt_cpu;
-    double bare_s = load_stream(bport, msgs, &bare_cpu);
-    double rt_s = load_stream(rport, msgs, &rt_cpu);
     rt_stop(&rt);
     bare_stop(&b);
 
@@ -622,16 +636,24 @@ int main(int argc, char **argv)
     struct result blk = load_unary(rbport, 16);
     rt_stop(&rtb);
 
-    printf("%-22s %4d %12.0f %10.0f %10.0f %12.1f %7ld\n", "campsync RPC_BLOCKING", 16,
-           blk.calls_per_s, blk.p50_us, blk.p99_us, blk.cpu_us_per_call, blk.errors);
+    printf("unary GetProgram, %d workers per server, best of 2 runs of %.1f s\n", WORKERS,
+           run_seconds);
+    printf("%-22s %5s %10s %8s %8s %12s %6s\n", "server", "inflt", "calls/s", "p50 us", "p99 us",
+           "cpu us/call", "errors");
+    for (int i = 0; i < 3; i++) {
+        print_row("bare C core", inflights[i], &bare_r[i]);
+        print_row("campsync rpc", inflights[i], &rt_r[i]);
+    }
+    print_row("campsync RPC_BLOCKING", 16, &blk);
     printf("\nstreamed ProgramMemberPage, one stream of %lld\n", (long long)msgs);
-    printf("%-22s %12.0f msgs/s %8.2f cpu us/msg\n", "bare C core", bare_s, bare_cpu);
-    printf("%-22s %12.0f msgs/s %8.2f cpu us/msg\n", "campsync rpc", rt_s, rt_cpu);
+    printf("%-22s %10.0f msgs/s %6.2f cpu us/msg\n", "bare C core", bare_s, bare_cpu);
+    printf("%-22s %10.0f msgs/s %6.2f cpu us/msg\n", "campsync rpc", rt_s, rt_cpu);
 
     printf("\nruntime / bare (target >= 90%%):\n");
     for (int i = 0; i < 3; i++)
-        printf("  unary %2d in flight: %5.1f%% calls/s\n", inflights[i],
-               100.0 * rt_r[i].calls_per_s / bare_r[i].calls_per_s);
+        printf("  unary %2d in flight: %5.1f%% calls/s, %5.1f%% cpu per call\n", inflights[i],
+               100.0 * rt_r[i].calls_per_s / bare_r[i].calls_per_s,
+               100.0 * rt_r[i].cpu_us_per_call / bare_r[i].cpu_us_per_call);
     printf("  stream:             %5.1f%% msgs/s\n", 100.0 * rt_s / bare_s);
     grpc_shutdown();
     return 0;
