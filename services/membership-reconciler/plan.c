@@ -50,7 +50,7 @@ typedef struct {
     plan *p;
     people_match pm;
     int *base_map; /* old base name index -> status map index, -1 unknown */
-    char keybuf[1024];
+    char keybuf[2048];
 } builder;
 
 static const char *st(const plan *p, int idx)
@@ -109,6 +109,19 @@ static int32_t add_item(builder *b, uint32_t mi, merge_side_id side, plan_action
     return (int32_t)p->n_items++;
 }
 
+/* The key names the change to the campaign membership (person, type,
+ * statuses, base version), not its source: see plan.h. */
+static void event_key(plan *p, plan_event *e)
+{
+    const plan_member *m = &p->members[e->member];
+    char buf[2048], lead[32];
+    snprintf(lead, sizeof lead, "lead:%lld", (long long)m->lead_id);
+    snprintf(buf, sizeof buf, "event|%s|%s|%d|%s|%s|%" PRIu64, p->pair_id,
+             m->sf_person_id ? m->sf_person_id : lead, (int)e->type, st(p, e->old_status),
+             st(p, e->new_status), p->base_version);
+    hex_key(e->dedup_key, buf);
+}
+
 static int32_t add_event(builder *b, uint32_t mi, plan_event_type type, int32_t item, int old_st,
                          int new_st, const char *source)
 {
@@ -121,12 +134,12 @@ static int32_t add_event(builder *b, uint32_t mi, plan_event_type type, int32_t 
     e->old_status = old_st;
     e->new_status = new_st;
     e->source = source;
-    snprintf(b->keybuf, sizeof b->keybuf, "event|%s|%lld|%s|%d|%s|%s|%s|%" PRIu64, b->in->pair_id,
-             (long long)m->lead_id, m->sf_person_id ? m->sf_person_id : "", (int)type,
-             st(p, old_st), st(p, new_st), source, p->base_version);
-    hex_key(e->dedup_key, b->keybuf);
+    event_key(p, e);
     if (item >= 0)
         p->items[item].event = (int32_t)p->n_events;
+    if (m->n_events == 0)
+        m->first_event = (uint32_t)p->n_events;
+    m->n_events++;
     return (int32_t)p->n_events++;
 }
 
@@ -323,6 +336,7 @@ void plan_free(plan *p)
     free(p->events);
     free(p->notes);
     free(p->kept_leads);
+    free(p->pair_id);
     free(p);
 }
 
@@ -350,9 +364,10 @@ int plan_build(const plan_input *in, plan **out, recon_err *err)
         p->notes = calloc(2 * n + b.pm.n_skips + 1, sizeof *p->notes);
         p->kept_leads = calloc(n + b.pm.n_skips + 1, sizeof *p->kept_leads);
         b.base_map = calloc(n_base_names + 1, sizeof *b.base_map);
+        p->pair_id = strdup(in->pair_id);
     }
-    if (!p || !p->members || !p->items || !p->events || !p->notes || !p->kept_leads ||
-        !b.base_map) {
+    if (!p || !p->pair_id || !p->members || !p->items || !p->events || !p->notes ||
+        !p->kept_leads || !b.base_map) {
         rc = recon_fail(err, RECON_ENOMEM, "out of memory building the plan");
         goto done;
     }
@@ -418,6 +433,8 @@ int plan_mark_applied(plan *p, size_t item, const char *created_id, recon_err *e
         free(m->created_sf_id);
         m->created_sf_id = copy;
         m->sf_person_id = copy;
+        for (uint32_t e = 0; e < m->n_events; e++)
+            event_key(p, &p->events[m->first_event + e]);
     }
     it->state = PLAN_APPLIED;
     return 0;

@@ -14,10 +14,14 @@
  * Idempotence: every item and event carries a dedup key hashed from the
  * pair, the person, the action, the statuses and the version of the base the
  * plan was computed from. A retried cycle that starts from the same base
- * computes the same keys, so the caller (SET NX in Redis) neither applies a
- * change nor emits an event twice. Events are emitted only once their
- * member's base advances (plan_event_ready); the next cycle starts from a
- * newer base and no longer sees that change.
+ * computes the same keys, so the caller neither applies a change nor emits
+ * an event twice: it records an item's key once the vendor accepted it (SET
+ * NX with a TTL) and skips items whose key is recorded; it emits an event
+ * only when plan_event_ready and its key is new. An event's key names the
+ * change, not who made it: a Salesforce write applied by a cycle that died
+ * before storing its base shows up in the retry as a Salesforce change with
+ * the same key, so it is not emitted twice. Event keys use the Salesforce
+ * person id, filled in when a Lead is created (plan_mark_applied).
  *
  * Ownership: the plan borrows the status map and every string of the
  * people input (ids, emails, names); they must outlive it. Ids recorded by
@@ -91,6 +95,8 @@ typedef struct {
     merge_decision decision;
     uint32_t first_item; /* items of a member are contiguous */
     uint32_t n_items;
+    uint32_t first_event; /* so are its events */
+    uint32_t n_events;
     char *created_sf_id; /* owned: id given when the Lead was created */
     char *create_email;  /* owned: the email trimmed, for a person to create */
 } plan_member;
@@ -130,6 +136,7 @@ typedef struct {
 } plan_input;
 
 typedef struct {
+    char *pair_id; /* owned copy */
     const smap *statuses;
     merge_policy policy;
     uint64_t base_version; /* version the plan was computed from (0 = no base) */

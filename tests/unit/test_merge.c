@@ -528,6 +528,59 @@ static void test_plan_unknown_status_keeps_base(void **state)
     smap_free(m);
 }
 
+/* A cycle writes to Salesforce, emits the event, and dies before storing
+ * its base. The retry starts from the same base, sees the write as a
+ * Salesforce change, and must give its event the same key. */
+static void test_event_keys_survive_a_crash(void **state)
+{
+    smap *m = new_map();
+    world w = {0};
+    w.leads[w.n_leads++] =
+        (people_mkto_lead){1, "ann@x.com", NULL, NULL, NULL, "00Q000000000001AAA", NULL};
+    w.leads[w.n_leads++] = (people_mkto_lead){2, "cy@x.com", NULL, "Cy", "Co", NULL, NULL};
+    w.mm[w.n_mm++] = (people_mkto_member){1, "Attended", 100};
+    w.mm[w.n_mm++] = (people_mkto_member){2, "Invited", 100};
+    w.sm[w.n_sm++] =
+        (people_sf_member){"00v1", "00Q000000000001AAA", "ann@x.com", "Registered", 50};
+    char *names[1];
+    base_entry e[1];
+    base_state base;
+    base_one(&base, names, e);
+    plan_input in = input_of(&w, m, &base, MW);
+    plan *p = NULL;
+    recon_err err;
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    /* Lead 1: status to Salesforce; lead 2: create its Lead, then add it. */
+    assert_int_equal(p->n_items, 3);
+    assert_int_equal(p->items[1].action, PLAN_CREATE_LEAD);
+    char create_key_before[PLAN_KEY_LEN + 1];
+    strcpy(create_key_before, p->events[p->items[2].event].dedup_key);
+    assert_int_equal(plan_mark_applied(p, 0, NULL, &err), 0);
+    assert_int_equal(plan_mark_applied(p, 1, "00QNEW000000000AAA", &err), 0);
+    assert_int_equal(plan_mark_applied(p, 2, NULL, &err), 0);
+    /* The key now names the created Lead. */
+    assert_string_not_equal(create_key_before, p->events[p->items[2].event].dedup_key);
+    char k_status[PLAN_KEY_LEN + 1], k_add[PLAN_KEY_LEN + 1];
+    strcpy(k_status, p->events[p->items[0].event].dedup_key);
+    strcpy(k_add, p->events[p->items[2].event].dedup_key);
+    plan_free(p);
+
+    /* Salesforce now holds both writes; the base was never stored. */
+    w.sm[0].status = "Attended";
+    w.people[w.n_people++] = (people_sf_person){
+        "00QNEW000000000AAA", PEOPLE_SF_LEAD, "cy@x.com", NULL, "Cy", "Co", false, NULL};
+    w.sm[w.n_sm++] = (people_sf_member){"00v2", "00QNEW000000000AAA", "cy@x.com", "Invited", 60};
+    in = input_of(&w, m, &base, MW);
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(p->n_items, 0);
+    assert_int_equal(p->n_events, 2);
+    assert_string_equal(p->events[0].source, "salesforce");
+    assert_string_equal(p->events[0].dedup_key, k_status);
+    assert_string_equal(p->events[1].dedup_key, k_add);
+    plan_free(p);
+    smap_free(m);
+}
+
 static void test_plan_bad_input(void **state)
 {
     smap *m = new_map();
@@ -559,6 +612,7 @@ int main(void)
         cmocka_unit_test(test_plan_failed_item_keeps_base),
         cmocka_unit_test(test_plan_rejection_and_conflict_notes),
         cmocka_unit_test(test_plan_unknown_status_keeps_base),
+        cmocka_unit_test(test_event_keys_survive_a_crash),
         cmocka_unit_test(test_plan_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
