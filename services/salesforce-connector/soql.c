@@ -154,13 +154,17 @@ static void quote_for_msg(const char *v, char *out, size_t n)
     }
 }
 
-/* Words SOQL treats as syntax; a field or object so named could change the query's shape. */
+/*
+ * Words SOQL treats as syntax; a field or object so named could change the
+ * query's shape. ORDER and GROUP are left out: Order and Group are standard
+ * objects, and in the FROM position SOQL reads them as names.
+ */
 static const char *const reserved[] = {
-    "AND",      "AS",    "ASC",    "BY",     "CUBE",     "DESC",     "ELSE",   "END",
-    "EXCLUDES", "FALSE", "FIRST",  "FOR",    "FROM",     "GROUP",    "HAVING", "IN",
-    "INCLUDES", "LAST",  "LIKE",   "LIMIT",  "NOT",      "NULL",     "NULLS",  "OFFSET",
-    "OR",       "ORDER", "ROLLUP", "SELECT", "TRUE",     "TYPEOF",   "USING",  "WHEN",
-    "WHERE",    "WITH",  "THEN",   "SCOPE",  "TRACKING", "VIEWSTAT", "UPDATE", "REFERENCE",
+    "AND",      "AS",     "ASC",      "BY",       "CUBE",   "DESC",      "ELSE",   "END",
+    "EXCLUDES", "FALSE",  "FIRST",    "FOR",      "FROM",   "HAVING",    "IN",     "INCLUDES",
+    "LAST",     "LIKE",   "LIMIT",    "NOT",      "NULL",   "NULLS",     "OFFSET", "OR",
+    "ROLLUP",   "SELECT", "TRUE",     "TYPEOF",   "USING",  "WHEN",      "WHERE",  "WITH",
+    "THEN",     "SCOPE",  "TRACKING", "VIEWSTAT", "UPDATE", "REFERENCE",
 };
 
 static bool is_reserved(const char *s, size_t n)

@@ -248,6 +248,20 @@ static void test_invalid_names_rejected(void **state)
         sf_err err;
         assert_int_equal(soql_check_name(good[i], true, &err), 0);
     }
+    /* Standard objects whose names are also SOQL words elsewhere. */
+    soql *ok = soql_new("Order");
+    soql_select(ok, "Id");
+    sf_err e2;
+    char *t2 = soql_build(ok, &e2);
+    assert_string_equal(t2, "SELECT Id FROM Order");
+    free(t2);
+    soql_free(ok);
+    ok = soql_new("Group");
+    soql_select(ok, "Id");
+    t2 = soql_build(ok, &e2);
+    assert_string_equal(t2, "SELECT Id FROM Group");
+    free(t2);
+    soql_free(ok);
     expect_build_error(soql_new("Lead.Email"), "must not contain '.'");
     expect_build_error(soql_new("Lead Where"), "invalid name");
     soql *q = soql_new("Lead");
