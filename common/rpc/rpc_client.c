@@ -341,8 +341,12 @@ static int finish(struct rpc_stream *s, rpc_error *err)
         return 0;
     char details[400];
     rpc_slice_str(s->details, details, sizeof details);
-    return rpc_set_error(err, s->status, "%s: %s", s->path + 1,
-                         details[0] ? details : rpc_status_name(s->status));
+    if (!details[0])
+        snprintf(details, sizeof details, "%s", rpc_status_name(s->status));
+    /* Name the method unless the server already did. */
+    if (strstr(details, s->path + 1))
+        return rpc_set_error(err, s->status, "%s", details);
+    return rpc_set_error(err, s->status, "%s: %s", s->path + 1, details);
 }
 
 /* Creates the call and sends the request (and half-close). */

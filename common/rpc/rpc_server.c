@@ -495,7 +495,9 @@ int rpc_call_send(rpc_call *call, const ProtobufCMessage *msg)
     if (msg->descriptor != call->m->desc->output) {
         log_kv(LOG_ERROR, "stream handler sent the wrong message type", "method", call->m->path,
                "sent", msg->descriptor->name, "want", call->m->desc->output->name, NULL);
-        call->code = GRPC_STATUS_INTERNAL;
+        call->code =
+            rpc_call_fail(call, GRPC_STATUS_INTERNAL, "%s: handler sent a %s, not a %s",
+                          call->m->path + 1, msg->descriptor->name, call->m->desc->output->name);
         return -1;
     }
     /* One message at a time: the previous one must be gone first. Packing

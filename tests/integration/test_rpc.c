@@ -510,17 +510,30 @@ static void test_client_cancel_seen_by_stream_handler(void **state)
     Campsync__V1__StreamProgramMembersRequest rq =
         CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
     rq.updated_to_ms = -1;
-    rpc_stream *s;
     rpc_error err = {0};
     rpc_call_opts o = {.timeout_ms = 60000};
-    assert_int_equal(rpc_stream_open(c, MKTO, "StreamProgramMembers", &rq.base, &o, &s, &err), 0);
-    for (int i = 0; i < 3; i++) {
-        ProtobufCMessage *m;
-        assert_int_equal(rpc_stream_next(s, &m, &err), 1);
-        protobuf_c_message_free_unpacked(m, NULL);
+    /* More endless streams than the server has workers (2)... */
+    rpc_stream *s[4];
+    for (int k = 0; k < 4; k++) {
+        assert_int_equal(
+            rpc_stream_open(c, MKTO, "StreamProgramMembers", &rq.base, &o, &s[k], &err), 0);
+        for (int i = 0; i < 2; i++) {
+            ProtobufCMessage *m;
+            assert_int_equal(rpc_stream_next(s[k], &m, &err), 1);
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
     }
-    rpc_stream_close(s); /* cancels */
+    /* ...do not starve unary calls. */
+    Campsync__V1__Program *p;
+    assert_int_equal(get_program_call(c, 8, NULL, &p, &err), 0);
+    protobuf_c_message_free_unpacked(&p->base, NULL);
+    size_t n;
+    assert_int_equal(list_programs_call(c, 0, 5000, &n, &err), 0);
+
+    rpc_stream_close(s[0]); /* cancels */
     assert_true(wait_flag(&saw_stream_cancel, 5000));
+    for (int k = 1; k < 4; k++)
+        rpc_stream_close(s[k]);
 }
 
 static void test_oversized_messages(void **state)
