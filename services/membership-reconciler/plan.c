@@ -605,12 +605,13 @@ int plan_new_base(const plan *p, base_state *out, recon_err *err)
             for (size_t k = ns; idx < 0 && k < out->n_names; k++)
                 if (strcmp(out->names[k], name) == 0)
                     idx = (int)k;
-            if (idx < 0) {
+            if (idx < 0 && out->n_names < BASE_MAX_NAMES) {
                 if (!(out->names[out->n_names] = strdup(name)))
                     goto oom;
                 idx = (int)out->n_names++;
             }
-            status = idx;
+            /* No room for another name: "unknown" is the safe fallback. */
+            status = idx >= 0 ? idx : BASE_STATUS_UNKNOWN;
         }
         tmp[n++] = (nb_entry){e->lead_id, status, 1};
     }

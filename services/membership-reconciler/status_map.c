@@ -35,8 +35,9 @@ int smap_create(const smap_mkto_status *statuses, size_t n, smap **out, recon_er
     *out = NULL;
     if (n == 0)
         return recon_fail(err, RECON_EINVAL, "the channel has no progression statuses");
-    if (n > 1000)
-        return recon_fail(err, RECON_EINVAL, "the channel has %zu statuses; at most 1000", n);
+    if (n > SMAP_MAX_STATUSES)
+        return recon_fail(err, RECON_EINVAL, "the channel has %zu statuses; at most %d", n,
+                          SMAP_MAX_STATUSES);
     for (size_t i = 0; i < n; i++) {
         if (!statuses[i].name || !statuses[i].name[0])
             return recon_fail(err, RECON_EINVAL, "progression status #%zu has no name", i + 1);

@@ -35,6 +35,10 @@ typedef struct {
 
 typedef struct smap smap;
 
+/* Channels have a handful of statuses; the stored base has room for this
+ * many names (BASE_MAX_NAMES). */
+#define SMAP_MAX_STATUSES 256
+
 /* Builds the map of a channel. Names must be non-empty and unique (exact
  * bytes). Statuses are ordered by step, ties in input order. The map copies
  * everything; free it with smap_free. */

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "hmap.h"
 #include "people.h"
 
 #define LEAD(id, email, sflead, sfcontact)                                                         \
@@ -37,6 +38,55 @@ static const people_row *row_of_person(const people_match *m, const char *id)
         if (m->rows[i].sf_person_id && strcmp(m->rows[i].sf_person_id, id) == 0)
             return &m->rows[i];
     return NULL;
+}
+
+/* The hash map under the matching: growth from a tiny table, int and
+ * string keys, insert-if-absent vs replace, and over-long keys. */
+static void test_hmap(void **state)
+{
+    enum { N = 20000 };
+    int64_t *keys = malloc(N * sizeof *keys);
+    hmap m;
+    assert_int_equal(hmap_init(&m, 1), 0);
+    for (int i = 0; i < N; i++) {
+        keys[i] = (int64_t)i * 7919;
+        assert_int_equal(hmap_put(&m, &keys[i], sizeof keys[i], (uint32_t)i, NULL), 0);
+    }
+    assert_int_equal(m.count, N);
+    assert_true(m.count * 10 <= m.cap * 7);
+    for (int i = 0; i < N; i++) {
+        uint32_t v;
+        assert_true(hmap_get(&m, &keys[i], sizeof keys[i], &v));
+        assert_int_equal(v, i);
+    }
+    int64_t absent = 5;
+    assert_false(hmap_get(&m, &absent, sizeof absent, NULL));
+    uint32_t old;
+    assert_int_equal(hmap_put(&m, &keys[3], sizeof keys[3], 99, &old), 1);
+    assert_int_equal(old, 3);
+    assert_int_equal(hmap_set(&m, &keys[3], sizeof keys[3], 99), 0);
+    assert_true(hmap_get(&m, &keys[3], sizeof keys[3], &old));
+    assert_int_equal(old, 99);
+    hmap_free(&m);
+    free(keys);
+
+    hmap s;
+    assert_int_equal(hmap_init(&s, 0), 0);
+    assert_int_equal(hmap_put(&s, "ab", 2, 1, NULL), 0);
+    assert_int_equal(hmap_put(&s, "abc", 3, 2, NULL), 0); /* a prefix is another key */
+    uint32_t v;
+    assert_true(hmap_get(&s, "abc", 3, &v));
+    assert_int_equal(v, 2);
+    assert_false(hmap_get(&s, "a", 1, NULL));
+    char *big = calloc(HMAP_MAX_KEY + 2, 1);
+    memset(big, 'x', HMAP_MAX_KEY + 1);
+    assert_int_equal(hmap_put(&s, big, HMAP_MAX_KEY + 1, 3, NULL), -1);
+    assert_false(hmap_get(&s, big, HMAP_MAX_KEY + 1, NULL));
+    free(big);
+    hmap_free(&s);
+    /* Stable across runs: dedup keys depend on it. */
+    assert_int_equal(hmap_hash("", 0), hmap_hash("", 0));
+    assert_true(hmap_hash("a", 1) != hmap_hash("b", 1));
 }
 
 static void test_normalize_email(void **state)
@@ -199,6 +249,13 @@ static void test_bad_input(void **state)
     recon_err err;
     assert_int_equal(people_match_all(&in, &m, &err), RECON_EINVAL);
     assert_non_null(strstr(err.msg, "must be > 0"));
+    char *huge = calloc(PEOPLE_MAX_TEXT + 2, 1);
+    memset(huge, 'a', PEOPLE_MAX_TEXT + 1);
+    people_sf_member sm[] = {{"00v1", "00Q1", huge, "Registered", 1}};
+    people_input long_email = {NULL, 0, NULL, 0, NULL, 0, sm, 1};
+    assert_int_equal(people_match_all(&long_email, &m, &err), RECON_EINVAL);
+    assert_non_null(strstr(err.msg, "campaign member is longer than 1024"));
+    free(huge);
     people_input none = {0};
     assert_int_equal(people_match_all(&none, &m, &err), 0);
     assert_int_equal(m.n_rows + m.n_skips, 0);
@@ -257,6 +314,7 @@ static void test_hundred_thousand(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_hmap),
         cmocka_unit_test(test_normalize_email),
         cmocka_unit_test(test_link_before_email_and_contact_before_lead),
         cmocka_unit_test(test_member_preferred_within_kind),
