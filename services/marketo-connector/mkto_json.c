@@ -772,11 +772,12 @@ int mkto_activity_types_parse(const mkto_envelope *env, mkto_activity_type **typ
         snprintf(where, sizeof where, "result[%zu]", i);
         const json_t *r = json_array_get(env->result, i);
         json_t *name = json_object_get(r, "name");
-        if (need_object(r, where, err) != 0 || get_int32(r, "id", where, &t[i].id, err) != 0 ||
-            (!json_is_string(name) && wrong(where, "name", "a string", name, err)) ||
-            !(t[i].name = strdup(json_string_value(name)))) {
-            if (json_is_string(name) && json_is_object(r) && !t[i].name)
-                mkto_err_set(err, "out of memory");
+        int rc = need_object(r, where, err) != 0 || get_int32(r, "id", where, &t[i].id, err) != 0;
+        if (rc == 0 && !json_is_string(name))
+            rc = wrong(where, "name", "a string", name, err);
+        if (rc == 0 && !(t[i].name = strdup(json_string_value(name))))
+            rc = mkto_err_set(err, "out of memory");
+        if (rc != 0) {
             mkto_activity_types_free(t, i + 1);
             return -1;
         }

@@ -929,6 +929,9 @@ int sf_collection_results_append(const char *body, size_t len, sf_op op, const c
                                  Campsync__V1__BatchResult *acc, sf_err *err)
 {
     json_error_t je;
+    sf_err local;
+    if (!err)
+        err = &local; /* map_result tells OOM from its own messages through err */
     err->msg[0] = '\0';
     json_t *doc = json_loadb(body ? body : "", len, 0, &je);
     if (!doc)

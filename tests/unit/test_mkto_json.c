@@ -326,6 +326,12 @@ static void test_activities(void **state)
     mkto_activity_type *t2;
     size_t n2;
     assert_int_equal(mkto_activity_types_parse(&env, &t2, &n2, &err), -1);
+    assert_string_equal(err.msg, "result[0].id: expected an integer, got string");
+    mkto_envelope_clear(&env);
+    parse_ok("{\"success\":true,\"result\":[{\"id\":1,\"name\":\"a\"},{\"id\":2}]}", &env);
+    assert_int_equal(mkto_activity_types_parse(&env, &t2, &n2, &err), -1);
+    assert_string_equal(err.msg, "result[1].name: expected a string, got nothing");
+    assert_null(t2);
     mkto_envelope_clear(&env);
     mkto_activity_types_free(types, nt);
 }
