@@ -35,7 +35,10 @@ typedef struct mkto_window {
 
 /*
  * [from, to) cut into consecutive windows of at most 7 days (the last may be
- * shorter). *out is malloc'd (caller frees). Fails when to <= from.
+ * shorter); each window's end is the next one's start. Marketo treats endAt
+ * as inclusive, so a member updated exactly on a boundary can come back in
+ * two windows: consumers dedupe by lead id (delivery is at-least-once).
+ * *out is malloc'd (caller frees). Fails when to <= from.
  */
 int mkto_windows(int64_t from_ms, int64_t to_ms, mkto_window **out, size_t *n, mkto_err *err);
 
