@@ -846,7 +846,7 @@ static int start_listener(struct sbx_server *s, int kind, const char *addr, char
         NULL, NULL, on_request, &s->lis[kind], MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)(256 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
+        (size_t)(64 * 1024), MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_END);
     if (!s->daemon[kind]) {
         snprintf(err, err_len, "cannot listen on %s (port in use or not permitted)", addr);

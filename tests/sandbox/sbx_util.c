@@ -216,30 +216,148 @@ int64_t sbx_parse_time_ms(const char *iso)
     return ((int64_t)t - offset_s) * 1000 + ms;
 }
 
-static void split_time(int64_t ms, struct tm *tm, int *millis)
+/* Civil date from days since 1970-01-01 (Howard Hinnant's algorithm): no
+ * gmtime or printf on the hot paths that write thousands of dates. */
+static void civil(int64_t days, int *y, int *m, int *d)
+{
+    days += 719468;
+    int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+    int64_t doe = days - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static char *put2(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10 % 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" into out (20 bytes with the NUL); returns millis. */
+static int fmt_base(int64_t ms, char *out)
 {
     int64_t s = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
-    *millis = (int)(ms - s * 1000);
-    time_t t = (time_t)s;
-    gmtime_r(&t, tm);
+    int millis = (int)(ms - s * 1000);
+    int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+    int64_t sod = s - days * 86400;
+    int y, m, d;
+    civil(days, &y, &m, &d);
+    if (y < 0 || y > 9999)
+        y = y < 0 ? 0 : 9999;
+    char *p = out;
+    p = put2(p, y / 100);
+    p = put2(p, y % 100);
+    *p++ = '-';
+    p = put2(p, m);
+    *p++ = '-';
+    p = put2(p, d);
+    *p++ = 'T';
+    p = put2(p, (int)(sod / 3600));
+    *p++ = ':';
+    p = put2(p, (int)(sod / 60 % 60));
+    *p++ = ':';
+    p = put2(p, (int)(sod % 60));
+    *p = '\0';
+    return millis;
 }
 
 void sbx_format_time_sf(int64_t ms, char *out, size_t len)
 {
-    struct tm tm;
-    int millis;
-    split_time(ms, &tm, &millis);
-    snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03d+0000", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+    char base[24];
+    int millis = fmt_base(ms, base);
+    char tmp[40];
+    memcpy(tmp, base, 19);
+    tmp[19] = '.';
+    tmp[20] = (char)('0' + millis / 100);
+    tmp[21] = (char)('0' + millis / 10 % 10);
+    tmp[22] = (char)('0' + millis % 10);
+    memcpy(tmp + 23, "+0000", 6);
+    snprintf(out, len, "%s", tmp);
 }
 
 void sbx_format_time_iso(int64_t ms, char *out, size_t len)
 {
-    struct tm tm;
-    int millis;
-    split_time(ms, &tm, &millis);
-    snprintf(out, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    char base[24];
+    fmt_base(ms, base);
+    if (len >= 21) {
+        memcpy(out, base, 19);
+        out[19] = 'Z';
+        out[20] = '\0';
+    } else if (len > 0) {
+        base[len - 1] = '\0';
+        memcpy(out, base, len);
+    }
+}
+
+/* ---- text buffer ---- */
+
+void sbx_buf_add(sbx_buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->len + n + 1 > b->cap) {
+        size_t nc = b->cap ? b->cap : 4096;
+        while (nc < b->len + n + 1)
+            nc *= 2;
+        char *np = realloc(b->p, nc);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = nc;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+void sbx_buf_str(sbx_buf *b, const char *s)
+{
+    sbx_buf_add(b, s, strlen(s));
+}
+
+void sbx_buf_json_str(sbx_buf *b, const char *s)
+{
+    if (!s) {
+        sbx_buf_add(b, "null", 4);
+        return;
+    }
+    sbx_buf_add(b, "\"", 1);
+    const char *run = s;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p != '"' && *p != '\\')
+            continue;
+        sbx_buf_add(b, run, (size_t)((const char *)p - run));
+        char esc[8];
+        if (*p == '"' || *p == '\\')
+            snprintf(esc, sizeof esc, "\\%c", *p);
+        else
+            snprintf(esc, sizeof esc, "\\u%04x", *p);
+        sbx_buf_str(b, esc);
+        run = (const char *)p + 1;
+    }
+    sbx_buf_str(b, run);
+    sbx_buf_add(b, "\"", 1);
+}
+
+void sbx_buf_int(sbx_buf *b, int64_t v)
+{
+    char tmp[24];
+    char *p = tmp + sizeof tmp;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    sbx_buf_add(b, p, (size_t)(tmp + sizeof tmp - p));
 }
 
 /* ---- random ---- */

@@ -56,4 +56,18 @@ char *sbx_base32(const void *data, size_t len);
  * -1 on bad input. */
 int sbx_unbase32(const char *s, char *out, size_t cap);
 
+/* A growing text buffer for hot paths that write JSON by hand. On OOM it
+ * stops growing and sets oom; p is malloc'd (the owner frees it). */
+typedef struct {
+    char *p;
+    size_t len, cap;
+    int oom;
+} sbx_buf;
+
+void sbx_buf_add(sbx_buf *b, const char *s, size_t n);
+void sbx_buf_str(sbx_buf *b, const char *s);
+/* s as a JSON string literal (quoted and escaped); NULL writes null. */
+void sbx_buf_json_str(sbx_buf *b, const char *s);
+void sbx_buf_int(sbx_buf *b, int64_t v);
+
 #endif
