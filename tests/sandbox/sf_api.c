@@ -1137,7 +1137,7 @@ static void sfs_query(sfs_call *c, int all)
         sfs_reply_method(c, "HEAD,GET");
         return;
     }
-    json_t *body = NULL;
+    char *body = NULL;
     int status;
     if (c->n_seg == 5) {
         status = sfs_query_more(c->st, c->seg[4], c->version, c->user, c->req->now_ms, &body);
@@ -1154,7 +1154,13 @@ static void sfs_query(sfs_call *c, int all)
             batch = atoi(bs + 10);
         status = sfs_query_run(c->st, q, all, c->version, batch, c->user, c->req->now_ms, &body);
     }
-    sbx_respond_json(c->resp, status, body);
+    /* The page is already text: hand it over as it is. */
+    free(c->resp->body);
+    c->resp->status = status;
+    c->resp->body = body;
+    c->resp->body_len = body ? strlen(body) : 0;
+    snprintf(c->resp->content_type, sizeof c->resp->content_type, "%s",
+             "application/json;charset=UTF-8");
 }
 
 /* ---- routing ---- */

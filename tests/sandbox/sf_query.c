@@ -35,6 +35,16 @@ typedef struct sfs_cexpr {
     int n_vals;
 } sfs_cexpr;
 
+typedef struct sfs_pnode {
+    const sfs_field *field; /* leaf: the field; relationship: the reference field */
+    int is_rel;
+    char rel[64];
+    struct sfs_pnode *kids;
+    int n_kids, cap_kids;
+} sfs_pnode;
+
+static void sfs_pnode_free(sfs_pnode *n);
+
 typedef struct sfs_compiled {
     sfq_query *q;
     sfs_object *obj;
@@ -42,7 +52,10 @@ typedef struct sfs_compiled {
     int n_select;
     sfs_cexpr *where;
     sfs_cpath *order;
+    sfs_pnode proj; /* the SELECT list as written out (see sfs_page) */
 } sfs_compiled;
+
+static int sfs_build_projection(sfs_compiled *cq);
 
 typedef struct sfs_cursor {
     char id[19];
@@ -61,10 +74,18 @@ json_t *sfs_error_array(const char *code, const char *message)
                      code);
 }
 
-static int sfs_query_fail(json_t **body, const sfq_error *err)
+/* Error answers as text: Salesforce's array of {message, errorCode}. */
+static int sfs_query_error(char **body, int status, const char *code, const char *message)
 {
-    *body = sfs_error_array(err->code, err->message);
-    return 400;
+    json_t *j = sfs_error_array(code, message);
+    *body = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return status;
+}
+
+static int sfs_query_fail(char **body, const sfq_error *err)
+{
+    return sfs_query_error(body, 400, err->code, err->message);
 }
 
 /* ---- compile ---- */
@@ -85,6 +106,7 @@ static void sfs_compiled_free(sfs_compiled *cq)
     if (!cq)
         return;
     sfq_free(cq->q);
+    sfs_pnode_free(&cq->proj);
     free(cq->select);
     free(cq->order);
     sfs_cexpr_free(cq->where);
@@ -298,6 +320,12 @@ static sfs_compiled *sfs_compile(sfs_state *st, const char *text, const char *us
         }
         cq->n_select++;
     }
+    if (sfs_build_projection(cq) != 0) {
+        sfs_compiled_free(cq);
+        snprintf(err->code, sizeof err->code, "UNKNOWN_EXCEPTION");
+        snprintf(err->message, sizeof err->message, "out of memory");
+        return NULL;
+    }
     for (int i = 0; i < q->n_order; i++) {
         if (sfs_compile_path(st, text, cq->obj, &q->order[i].path, &cq->order[i], err) != 0) {
             sfs_compiled_free(cq);
@@ -510,13 +538,23 @@ static int sfs_recs_push(sfs_recs *r, sfs_rec *rec)
     return 0;
 }
 
-static int sfs_consider(const sfs_state *st, const sfs_compiled *cq, int all, sfs_rec *rec,
-                        sfs_recs *out)
+/* Filters one candidate. skip is the term the index already satisfied. */
+static int sfs_consider(const sfs_state *st, const sfs_compiled *cq, const sfs_cexpr *skip, int all,
+                        sfs_rec *rec, sfs_recs *out)
 {
     if (rec->obj != cq->obj || (rec->deleted && !all))
         return 0;
-    if (cq->where && !sfs_eval(st, cq->where, rec->f))
-        return 0;
+    const sfs_cexpr *w = cq->where;
+    if (w && w != skip) {
+        if (skip && w->kind == SFQ_AND) {
+            for (int i = 0; i < w->n_kids; i++) {
+                if (w->kids[i] != skip && !sfs_eval(st, w->kids[i], rec->f))
+                    return 0;
+            }
+        } else if (!sfs_eval(st, w, rec->f)) {
+            return 0;
+        }
+    }
     return sfs_recs_push(out, rec);
 }
 
@@ -526,7 +564,7 @@ static int sfs_collect(sfs_state *st, const sfs_compiled *cq, int all, sfs_recs 
     const sfs_cexpr *t = sfs_index_term(cq, &is_id);
     if (!t) {
         for (size_t i = 0; i < cq->obj->recs.n; i++) {
-            if (sfs_consider(st, cq, all, cq->obj->recs.items[i], out) != 0)
+            if (sfs_consider(st, cq, NULL, all, cq->obj->recs.items[i], out) != 0)
                 return -1;
         }
         return 0;
@@ -541,13 +579,13 @@ static int sfs_collect(sfs_state *st, const sfs_compiled *cq, int all, sfs_recs 
             continue;
         if (is_id) {
             sfs_rec *rec = sfs_map_get(&st->by_id, t->ids[i]);
-            if (rec && sfs_consider(st, cq, all, rec, out) != 0)
+            if (rec && sfs_consider(st, cq, t, all, rec, out) != 0)
                 return -1;
             continue;
         }
         sfs_vec *v = sfs_map_get(&ix->map, t->ids[i]);
         for (size_t k = 0; v && k < v->n; k++) {
-            if (sfs_consider(st, cq, all, v->items[k], out) != 0)
+            if (sfs_consider(st, cq, t, all, v->items[k], out) != 0)
                 return -1;
         }
     }
@@ -647,72 +685,230 @@ static int sfs_sort(const sfs_state *st, const sfs_compiled *cq, sfs_recs *rows)
     return 0;
 }
 
-/* ---- projection and pages ---- */
+/* ---- projection and pages ----
+ *
+ * Pages are written straight to text: building a jansson tree per row and
+ * dumping it costs several times more, and a 2,000-row page of a large
+ * campaign must be served in a few milliseconds. The SELECT list is turned
+ * once into a tree (relationship fields grouped under their relationship, in
+ * first-mention order) that each row is written through.
+ */
 
-static json_t *sfs_record_attributes(const char *type, const char *id, const char *version)
+typedef struct {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sfs_buf;
+
+static void sfs_buf_put(sfs_buf *b, const char *s, size_t len)
 {
-    return json_pack("{s:s,s:o}", "type", type, "url",
-                     json_sprintf("/services/data/%s/sobjects/%s/%s", version, type, id));
+    if (b->oom)
+        return;
+    if (b->n + len + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 4096;
+        while (ncap < b->n + len + 1)
+            ncap *= 2;
+        char *np = realloc(b->p, ncap);
+        if (!np) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    memcpy(b->p + b->n, s, len);
+    b->n += len;
+    b->p[b->n] = '\0';
 }
 
-static json_t *sfs_project(const sfs_state *st, const sfs_compiled *cq, json_t *f,
-                           const char *version)
+static void sfs_buf_lit(sfs_buf *b, const char *s)
 {
-    json_t *out = json_object();
-    json_object_set_new(
-        out, "attributes",
-        sfs_record_attributes(cq->obj->name, json_string_value(json_object_get(f, "Id")), version));
+    sfs_buf_put(b, s, strlen(s));
+}
+
+static void sfs_buf_str(sfs_buf *b, const char *s, size_t len)
+{
+    sfs_buf_put(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        sfs_buf_put(b, s + run, i - run);
+        run = i + 1;
+        char esc[8];
+        switch (c) {
+        case '"':
+            sfs_buf_put(b, "\\\"", 2);
+            break;
+        case '\\':
+            sfs_buf_put(b, "\\\\", 2);
+            break;
+        case '\n':
+            sfs_buf_put(b, "\\n", 2);
+            break;
+        case '\r':
+            sfs_buf_put(b, "\\r", 2);
+            break;
+        case '\t':
+            sfs_buf_put(b, "\\t", 2);
+            break;
+        default:
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+            sfs_buf_put(b, esc, 6);
+            break;
+        }
+    }
+    sfs_buf_put(b, s + run, len - run);
+    sfs_buf_put(b, "\"", 1);
+}
+
+static void sfs_buf_value(sfs_buf *b, json_t *v)
+{
+    char num[64];
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_STRING:
+        sfs_buf_str(b, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        sfs_buf_lit(b, num);
+        break;
+    case JSON_REAL: {
+        double d = json_real_value(v);
+        /* Salesforce writes currency and double fields with a decimal point. */
+        if (d == (double)(long long)d && d > -1e15 && d < 1e15)
+            snprintf(num, sizeof num, "%.1f", d);
+        else
+            snprintf(num, sizeof num, "%.17g", d);
+        sfs_buf_lit(b, num);
+        break;
+    }
+    case JSON_TRUE:
+        sfs_buf_lit(b, "true");
+        break;
+    case JSON_FALSE:
+        sfs_buf_lit(b, "false");
+        break;
+    default:
+        sfs_buf_lit(b, "null");
+        break;
+    }
+}
+
+static void sfs_pnode_free(sfs_pnode *n)
+{
+    for (int i = 0; i < n->n_kids; i++)
+        sfs_pnode_free(&n->kids[i]);
+    free(n->kids);
+}
+
+static sfs_pnode *sfs_pnode_child(sfs_pnode *n, const sfs_field *f, int is_rel)
+{
+    for (int i = 0; i < n->n_kids; i++) {
+        if (n->kids[i].field == f && n->kids[i].is_rel == is_rel)
+            return &n->kids[i];
+    }
+    if (n->n_kids == n->cap_kids) {
+        int ncap = n->cap_kids ? n->cap_kids * 2 : 8;
+        sfs_pnode *k = realloc(n->kids, (size_t)ncap * sizeof *k);
+        if (!k)
+            return NULL;
+        n->kids = k;
+        n->cap_kids = ncap;
+    }
+    sfs_pnode *c = &n->kids[n->n_kids++];
+    memset(c, 0, sizeof *c);
+    c->field = f;
+    c->is_rel = is_rel;
+    if (is_rel)
+        snprintf(c->rel, sizeof c->rel, "%.*s", (int)strlen(f->name) - 2, f->name);
+    return c;
+}
+
+static int sfs_build_projection(sfs_compiled *cq)
+{
     for (int i = 0; i < cq->n_select; i++) {
         const sfs_cpath *p = &cq->select[i];
-        json_t *cur = out, *cf = f;
-        int reached = 1;
-        for (int h = 0; h < p->n_hops; h++) {
-            const sfs_field *hop = p->hops[h];
-            char rel[128];
-            snprintf(rel, sizeof rel, "%.*s", (int)strlen(hop->name) - 2, hop->name);
-            const char *pid = json_string_value(json_object_get(cf, hop->name));
-            sfs_rec *parent = pid ? sfs_map_get(&st->by_id, pid) : NULL;
-            json_t *existing = json_object_get(cur, rel);
-            if (!parent || parent->deleted) {
-                if (!existing)
-                    json_object_set_new(cur, rel, json_null());
-                reached = 0;
-                break;
-            }
-            if (!existing) {
-                existing = json_object();
-                json_object_set_new(existing, "attributes",
-                                    sfs_record_attributes(parent->obj->name, parent->id, version));
-                json_object_set_new(cur, rel, existing);
-            }
-            cur = existing;
-            cf = parent->f;
-        }
-        if (!reached)
-            continue;
-        json_t *v = json_object_get(cf, p->leaf->name);
-        json_object_set(cur, p->leaf->name, v ? v : json_null());
+        sfs_pnode *cur = &cq->proj;
+        for (int h = 0; h < p->n_hops && cur; h++)
+            cur = sfs_pnode_child(cur, p->hops[h], 1);
+        if (!cur || !sfs_pnode_child(cur, p->leaf, 0))
+            return -1;
     }
-    return out;
+    return 0;
 }
 
-static json_t *sfs_page(const sfs_state *st, const sfs_cursor *c, size_t from, const char *version,
-                        int *done)
+static void sfs_write_attributes(sfs_buf *b, const char *type, const char *id, const char *version)
+{
+    sfs_buf_lit(b, "{\"attributes\":{\"type\":");
+    sfs_buf_str(b, type, strlen(type));
+    sfs_buf_lit(b, ",\"url\":\"/services/data/");
+    sfs_buf_lit(b, version);
+    sfs_buf_lit(b, "/sobjects/");
+    sfs_buf_lit(b, type);
+    sfs_buf_lit(b, "/");
+    sfs_buf_lit(b, id);
+    sfs_buf_lit(b, "\"}");
+}
+
+static void sfs_write_node(sfs_buf *b, const sfs_state *st, const sfs_pnode *n, json_t *f,
+                           const char *type, const char *id, const char *version)
+{
+    sfs_write_attributes(b, type, id ? id : "", version);
+    for (int i = 0; i < n->n_kids; i++) {
+        const sfs_pnode *k = &n->kids[i];
+        sfs_buf_put(b, ",", 1);
+        if (!k->is_rel) {
+            sfs_buf_str(b, k->field->name, strlen(k->field->name));
+            sfs_buf_put(b, ":", 1);
+            sfs_buf_value(b, json_object_get(f, k->field->name));
+            continue;
+        }
+        sfs_buf_str(b, k->rel, strlen(k->rel));
+        sfs_buf_put(b, ":", 1);
+        const char *pid = json_string_value(json_object_get(f, k->field->name));
+        sfs_rec *parent = pid ? sfs_map_get(&st->by_id, pid) : NULL;
+        if (!parent || parent->deleted) {
+            sfs_buf_lit(b, "null");
+            continue;
+        }
+        sfs_write_node(b, st, k, parent->f, parent->obj->name, parent->id, version);
+    }
+    sfs_buf_put(b, "}", 1);
+}
+
+static char *sfs_page(const sfs_state *st, const sfs_cursor *c, size_t from, const char *version,
+                      int *done)
 {
     size_t to = from + (size_t)c->batch;
     if (to > c->n_rows)
         to = c->n_rows;
-    json_t *records = json_array();
-    for (size_t i = from; i < to; i++)
-        json_array_append_new(records, sfs_project(st, c->cq, c->rows[i], version));
     *done = to >= c->n_rows;
-    json_t *page = json_pack("{s:I,s:b}", "totalSize", (json_int_t)c->n_rows, "done", *done);
-    if (!*done)
-        json_object_set_new(page, "nextRecordsUrl",
-                            json_sprintf("/services/data/%s/%s/%s-%zu", version,
-                                         c->all ? "queryAll" : "query", c->id, to));
-    json_object_set_new(page, "records", records);
-    return page;
+    sfs_buf b = {0};
+    char head[256];
+    snprintf(head, sizeof head, "{\"totalSize\":%zu,\"done\":%s", c->n_rows,
+             *done ? "true" : "false");
+    sfs_buf_lit(&b, head);
+    if (!*done) {
+        snprintf(head, sizeof head, ",\"nextRecordsUrl\":\"/services/data/%s/%s/%s-%zu\"", version,
+                 c->all ? "queryAll" : "query", c->id, to);
+        sfs_buf_lit(&b, head);
+    }
+    sfs_buf_lit(&b, ",\"records\":[");
+    for (size_t i = from; i < to; i++) {
+        if (i > from)
+            sfs_buf_put(&b, ",", 1);
+        json_t *f = c->rows[i];
+        sfs_write_node(&b, st, &c->cq->proj, f, c->cq->obj->name,
+                       json_string_value(json_object_get(f, "Id")), version);
+    }
+    sfs_buf_lit(&b, "]}");
+    if (b.oom) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 static void sfs_cursor_free(sfs_cursor *c)
@@ -764,10 +960,11 @@ static void sfs_cursor_gc(sfs_state *st, const char *user_id, int64_t now_ms)
 }
 
 int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, int batch,
-                  const char *user_id, int64_t now_ms, json_t **body)
+                  const char *user_id, int64_t now_ms, char **body)
 {
     sfq_error err;
     memset(&err, 0, sizeof err);
+    *body = NULL;
     sfs_compiled *cq = sfs_compile(st, q, user_id, &err);
     if (!cq)
         return sfs_query_fail(body, &err);
@@ -775,8 +972,7 @@ int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, in
     if (sfs_collect(st, cq, all, &rows) != 0 || sfs_sort(st, cq, &rows) != 0) {
         free(rows.items);
         sfs_compiled_free(cq);
-        *body = sfs_error_array("UNKNOWN_EXCEPTION", "out of memory");
-        return 500;
+        return sfs_query_error(body, 500, "UNKNOWN_EXCEPTION", "out of memory");
     }
     size_t from = cq->q->offset > 0 ? (size_t)cq->q->offset : 0;
     if (from > rows.n)
@@ -785,9 +981,12 @@ int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, in
     if (cq->q->limit >= 0 && (size_t)cq->q->limit < n)
         n = (size_t)cq->q->limit;
     if (cq->q->count_only) {
-        *body = json_pack("{s:I,s:b,s:[]}", "totalSize", (json_int_t)n, "done", 1, "records");
         free(rows.items);
         sfs_compiled_free(cq);
+        if (asprintf(body, "{\"totalSize\":%zu,\"done\":true,\"records\":[]}", n) < 0) {
+            *body = NULL;
+            return sfs_query_error(body, 500, "UNKNOWN_EXCEPTION", "out of memory");
+        }
         return 200;
     }
     sfs_cursor *c = calloc(1, sizeof *c);
@@ -795,8 +994,7 @@ int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, in
         free(c);
         free(rows.items);
         sfs_compiled_free(cq);
-        *body = sfs_error_array("UNKNOWN_EXCEPTION", "out of memory");
-        return 500;
+        return sfs_query_error(body, 500, "UNKNOWN_EXCEPTION", "out of memory");
     }
     for (size_t i = 0; i < n; i++)
         c->rows[i] = json_incref(rows.items[from + i]->f);
@@ -812,23 +1010,23 @@ int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, in
     sfs_id_make("01g", st->next_cursor++, c->id);
     int done;
     *body = sfs_page(st, c, 0, version, &done);
-    if (done) {
+    if (!*body || done) {
         sfs_cursor_free(c);
-        return 200;
+        return *body ? 200 : sfs_query_error(body, 500, "UNKNOWN_EXCEPTION", "out of memory");
     }
     sfs_cursor_gc(st, user_id, now_ms);
     if (sfs_vec_push(&st->cursors, c) != 0) {
         sfs_cursor_free(c);
-        json_decref(*body);
-        *body = sfs_error_array("UNKNOWN_EXCEPTION", "out of memory");
-        return 500;
+        free(*body);
+        return sfs_query_error(body, 500, "UNKNOWN_EXCEPTION", "out of memory");
     }
     return 200;
 }
 
 int sfs_query_more(sfs_state *st, const char *locator, const char *version, const char *user_id,
-                   int64_t now_ms, json_t **body)
+                   int64_t now_ms, char **body)
 {
+    *body = NULL;
     const char *dash = strchr(locator, '-');
     char id[19];
     sfs_cursor *found = NULL;
@@ -842,13 +1040,13 @@ int sfs_query_more(sfs_state *st, const char *locator, const char *version, cons
     }
     char *end = NULL;
     unsigned long long from = dash ? strtoull(dash + 1, &end, 10) : 0;
-    if (!found || !end || *end || end == dash + 1 || from > found->n_rows) {
-        *body = sfs_error_array("INVALID_QUERY_LOCATOR", "invalid query locator");
-        return 400;
-    }
+    if (!found || !end || *end || end == dash + 1 || from > found->n_rows)
+        return sfs_query_error(body, 400, "INVALID_QUERY_LOCATOR", "invalid query locator");
     found->last_used_ms = now_ms;
     int done;
     *body = sfs_page(st, found, (size_t)from, version, &done);
+    if (!*body)
+        return sfs_query_error(body, 500, "UNKNOWN_EXCEPTION", "out of memory");
     if (done)
         sfs_cursor_close(st, found);
     return 200;

@@ -20,15 +20,15 @@
 
 /* Runs q. version is the "vNN.0" path segment used in record urls; all = 1
  * for queryAll (deleted rows included). batch = page size (clamped to
- * 200..2000). Returns the HTTP status and sets *body to a new reference: the
- * first page, or Salesforce's error array. */
+ * 200..2000). Returns the HTTP status and sets *body to malloc'd JSON text
+ * (the caller frees it): the first page, or Salesforce's error array. */
 int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, int batch,
-                  const char *user_id, int64_t now_ms, json_t **body);
+                  const char *user_id, int64_t now_ms, char **body);
 
 /* Serves the page at locator "01g...-2000" (the last segment of
  * nextRecordsUrl). Same return convention as sfs_query_run. */
 int sfs_query_more(sfs_state *st, const char *locator, const char *version, const char *user_id,
-                   int64_t now_ms, json_t **body);
+                   int64_t now_ms, char **body);
 
 /* Frees every open cursor (on destroy). */
 void sfs_query_close_all(sfs_state *st);

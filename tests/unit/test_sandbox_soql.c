@@ -274,12 +274,15 @@ static int teardown_org(void **state)
 
 static json_t *run(sfs_state *st, const char *q, int all, int want_status)
 {
-    json_t *body = NULL;
-    int status = sfs_query_run(st, q, all, "v60.0", 2000, "005000000000001AAA", 1000, &body);
-    if (status != want_status) {
-        char *d = json_dumps(body, 0);
-        fail_msg("query <%s>: status %d (wanted %d): %s", q, status, want_status, d);
-    }
+    char *text = NULL;
+    int status = sfs_query_run(st, q, all, "v60.0", 2000, "005000000000001AAA", 1000, &text);
+    if (status != want_status)
+        fail_msg("query <%s>: status %d (wanted %d): %s", q, status, want_status, text);
+    json_error_t jerr;
+    json_t *body = json_loads(text, 0, &jerr);
+    if (!body)
+        fail_msg("query <%s> answered invalid JSON (%s): %s", q, jerr.text, text);
+    free(text);
     return body;
 }
 
