@@ -49,7 +49,8 @@ typedef struct {
     const plan_input *in;
     plan *p;
     people_match pm;
-    int *base_map; /* old base name index -> status map index, -1 unknown */
+    int *base_map;                 /* old base name index -> status map index, -1 unknown */
+    hmap sf_removed, mkto_removed; /* person id / lead id -> index of the latest removal */
     char keybuf[2048];
 } builder;
 
@@ -276,6 +277,13 @@ static int plan_row(builder *b, const people_row *r)
             return skip_row(b, r, false, sm->status);
     }
     in.base = base_of(b, r->lead_id);
+    uint32_t ri;
+    if (!in.mkto.present && r->lead_id &&
+        hmap_get(&b->mkto_removed, &r->lead_id, sizeof r->lead_id, &ri))
+        in.mkto.modified_ms = b->in->mkto_removed[ri].at_ms;
+    if (!in.sf.present && r->sf_person_id &&
+        hmap_get(&b->sf_removed, r->sf_person_id, strlen(r->sf_person_id), &ri))
+        in.sf.modified_ms = b->in->sf_removed[ri].at_ms;
 
     uint32_t mi = (uint32_t)p->n_members++;
     plan_member *m = &p->members[mi];
@@ -317,6 +325,34 @@ static int plan_row(builder *b, const people_row *r)
         add_item(b, mi, MERGE_SIDE_MARKETO, action_of(d->mkto_op), dep, in.mkto.status, d->mkto_to);
     }
     return note_decision(b, mi);
+}
+
+/* Indexes the removal times, keeping the latest per person. */
+static int index_removals(builder *b)
+{
+    const plan_input *in = b->in;
+    if (hmap_init(&b->sf_removed, in->n_sf_removed) ||
+        hmap_init(&b->mkto_removed, in->n_mkto_removed))
+        return -1;
+    for (size_t i = 0; i < in->n_sf_removed; i++) {
+        const char *id = in->sf_removed[i].sf_person_id;
+        uint32_t cur;
+        if (!id || !id[0])
+            continue;
+        int r = hmap_put(&b->sf_removed, id, strlen(id), (uint32_t)i, &cur);
+        if (r < 0 || (r == 1 && in->sf_removed[cur].at_ms < in->sf_removed[i].at_ms &&
+                      hmap_set(&b->sf_removed, id, strlen(id), (uint32_t)i)))
+            return -1;
+    }
+    for (size_t i = 0; i < in->n_mkto_removed; i++) {
+        const int64_t *id = &in->mkto_removed[i].lead_id;
+        uint32_t cur;
+        int r = hmap_put(&b->mkto_removed, id, sizeof *id, (uint32_t)i, &cur);
+        if (r < 0 || (r == 1 && in->mkto_removed[cur].at_ms < in->mkto_removed[i].at_ms &&
+                      hmap_set(&b->mkto_removed, id, sizeof *id, (uint32_t)i)))
+            return -1;
+    }
+    return 0;
 }
 
 void plan_free(plan *p)
@@ -386,10 +422,14 @@ int plan_build(const plan_input *in, plan **out, recon_err *err)
                      strdup(s->reason)))
             rc = recon_fail(err, RECON_ENOMEM, "out of memory building the plan");
     }
+    if (rc == 0 && index_removals(&b))
+        rc = recon_fail(err, RECON_ENOMEM, "out of memory building the plan");
     for (size_t i = 0; i < n && rc == 0; i++)
         if (plan_row(&b, &b.pm.rows[i]))
             rc = recon_fail(err, RECON_ENOMEM, "out of memory building the plan");
 done:
+    hmap_free(&b.sf_removed);
+    hmap_free(&b.mkto_removed);
     free(b.base_map);
     people_match_free(&b.pm);
     if (rc) {

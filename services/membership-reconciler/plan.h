@@ -127,12 +127,31 @@ typedef struct {
     int pending; /* items neither applied nor failed */
 } plan_counts;
 
+/* When a membership ended, where the caller knows it (Salesforce: queryAll
+ * rows with IsDeleted; Marketo: the activity feed). Only latest_wins uses
+ * it, to settle a removal on one side against a change on the other; an
+ * unknown removal time loses to a known change (nothing is removed on a
+ * guess). */
+typedef struct {
+    const char *sf_person_id;
+    int64_t at_ms;
+} plan_sf_removal;
+
+typedef struct {
+    int64_t lead_id;
+    int64_t at_ms;
+} plan_mkto_removal;
+
 typedef struct {
     const char *pair_id;    /* identifies the linked pair in dedup keys */
     const smap *statuses;   /* the channel's statuses (C6 already checked) */
     const base_state *base; /* NULL: no base (first sync or lost) */
     merge_policy policy;
     people_input people;
+    const plan_sf_removal *sf_removed; /* optional */
+    size_t n_sf_removed;
+    const plan_mkto_removal *mkto_removed; /* optional */
+    size_t n_mkto_removed;
 } plan_input;
 
 typedef struct {

@@ -581,6 +581,61 @@ static void test_event_keys_survive_a_crash(void **state)
     smap_free(m);
 }
 
+/* latest_wins: a removal with a known time against a change on the other
+ * side; without the time the change wins (nothing removed on a guess). */
+static void test_plan_latest_wins_with_removal_times(void **state)
+{
+    smap *m = new_map();
+    world w = {0};
+    w.leads[w.n_leads++] =
+        (people_mkto_lead){1, "ann@x.com", NULL, NULL, NULL, "00Q000000000001AAA", NULL};
+    w.people[w.n_people++] = (people_sf_person){
+        "00Q000000000001AAA", PEOPLE_SF_LEAD, "ann@x.com", NULL, NULL, NULL, false, NULL};
+    w.mm[w.n_mm++] = (people_mkto_member){1, "Attended", 100};
+    char *names[1];
+    base_entry e[1];
+    base_state base;
+    base_one(&base, names, e);
+    plan_input in = input_of(&w, m, &base, LW);
+    plan *p = NULL;
+    recon_err err;
+    /* Removed in Salesforce at an unknown time: Marketo's change wins. */
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(p->n_items, 1);
+    assert_int_equal(p->items[0].side, MERGE_SIDE_SALESFORCE);
+    assert_int_equal(p->items[0].action, PLAN_ADD);
+    plan_free(p);
+    /* Removed after Marketo's change (the latest of two removals counts). */
+    plan_sf_removal rm[] = {
+        {"00Q000000000001AAA", 50}, {"00Q000000000001AAA", 300}, {"00Qother", 999}};
+    in.sf_removed = rm;
+    in.n_sf_removed = 3;
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(p->n_items, 1);
+    assert_int_equal(p->items[0].side, MERGE_SIDE_MARKETO);
+    assert_int_equal(p->items[0].action, PLAN_REMOVE);
+    assert_int_equal(p->notes[0].kind, PLAN_NOTE_CONFLICT);
+    plan_free(p);
+    /* Removed before it: the change wins again. */
+    rm[1].at_ms = 80;
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(p->items[0].action, PLAN_ADD);
+    plan_free(p);
+    /* The same on the Marketo side. */
+    w.n_mm = 0;
+    w.sm[w.n_sm++] = (people_sf_member){"00v1", "00Q000000000001AAA", "ann@x.com", "Engaged", 200};
+    plan_mkto_removal mr[] = {{1, 250}};
+    in = input_of(&w, m, &base, LW);
+    in.mkto_removed = mr;
+    in.n_mkto_removed = 1;
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(p->n_items, 1);
+    assert_int_equal(p->items[0].side, MERGE_SIDE_SALESFORCE);
+    assert_int_equal(p->items[0].action, PLAN_REMOVE);
+    plan_free(p);
+    smap_free(m);
+}
+
 static void test_plan_bad_input(void **state)
 {
     smap *m = new_map();
@@ -613,6 +668,7 @@ int main(void)
         cmocka_unit_test(test_plan_rejection_and_conflict_notes),
         cmocka_unit_test(test_plan_unknown_status_keeps_base),
         cmocka_unit_test(test_event_keys_survive_a_crash),
+        cmocka_unit_test(test_plan_latest_wins_with_removal_times),
         cmocka_unit_test(test_plan_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

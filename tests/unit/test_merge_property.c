@@ -51,6 +51,7 @@ typedef struct {
     unsigned char *stored; /* encoded base, NULL = none */
     size_t stored_len;
     int refused_1037;
+    bool removal_times; /* tell the plan when memberships ended */
     /* The state both sides held after the last clean sync (test's own base). */
     bool tb_known;
     int tb[NP];
@@ -191,6 +192,9 @@ typedef struct {
     people_sf_person people[NP];
     people_mkto_member mm[NP];
     people_sf_member sm[NP];
+    plan_sf_removal sf_rm[NP];
+    plan_mkto_removal mk_rm[NP];
+    size_t n_sf_rm, n_mk_rm;
     people_input in;
 } snapshot;
 
@@ -216,6 +220,10 @@ static void snap(world *w, snapshot *s)
         if (x->sf >= 0)
             s->sm[in->n_sf_members++] =
                 (people_sf_member){x->sf_id, x->sf_id, NULL, smap_name(w->map, x->sf), x->sf_ms};
+        if (w->removal_times && x->mk < 0 && x->lead_id && x->mk_ms)
+            s->mk_rm[s->n_mk_rm++] = (plan_mkto_removal){x->lead_id, x->mk_ms};
+        if (w->removal_times && x->sf < 0 && x->sf_id[0] && x->sf_ms)
+            s->sf_rm[s->n_sf_rm++] = (plan_sf_removal){x->sf_id, x->sf_ms};
     }
 }
 
@@ -229,8 +237,15 @@ static bool sync_once(world *w, merge_policy pol, int fail_pct, bool *planned_no
     }
     snapshot s;
     snap(w, &s);
-    plan_input in = {
-        .pair_id = "42", .statuses = w->map, .base = bp, .policy = pol, .people = s.in};
+    plan_input in = {.pair_id = "42",
+                     .statuses = w->map,
+                     .base = bp,
+                     .policy = pol,
+                     .people = s.in,
+                     .sf_removed = s.sf_rm,
+                     .n_sf_removed = s.n_sf_rm,
+                     .mkto_removed = s.mk_rm,
+                     .n_mkto_removed = s.n_mk_rm};
     plan *p = NULL;
     recon_err err;
     assert_int_equal(plan_build(&in, &p, &err), 0);
@@ -287,9 +302,10 @@ static bool sync_once(world *w, merge_policy pol, int fail_pct, bool *planned_no
 
 static int winner_state(world *w, merge_policy pol, const person *pre, bool *sf_won)
 {
-    *sf_won = pol == MERGE_SALESFORCE_WINS ||
-              (pol == MERGE_LATEST_WINS &&
-               (pre->sf >= 0 ? pre->sf_ms : 0) > (pre->mk >= 0 ? pre->mk_ms : 0));
+    /* An absent side's time is its removal time when the plan was told it. */
+    int64_t sf_t = pre->sf >= 0 || w->removal_times ? pre->sf_ms : 0;
+    int64_t mk_t = pre->mk >= 0 || w->removal_times ? pre->mk_ms : 0;
+    *sf_won = pol == MERGE_SALESFORCE_WINS || (pol == MERGE_LATEST_WINS && sf_t > mk_t);
     return *sf_won ? pre->sf : pre->mk;
 }
 
@@ -331,6 +347,7 @@ static void run_seed(uint64_t seed, merge_policy pol)
 {
     world w;
     init_world(&w, seed);
+    w.removal_times = seed % 2 == 0;
     for (int s = 0; s < SYNCS; s++) {
         int changes = (int)rnd(&w, 12);
         for (int c = 0; c < changes; c++)
