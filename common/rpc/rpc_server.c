@@ -149,7 +149,7 @@ struct rpc_server {
     pthread_cond_t cv;
     struct health_entry *health;
     size_t n_health;
-    unsigned long health_version;
+    int health_frozen; /* shutdown began: entries stay NOT_SERVING */
 };
 
 struct rpc_call {
@@ -1092,31 +1092,36 @@ void rpc_health_set(rpc_server *srv, const char *service, rpc_health_status stat
         e->name = xstrdup(service ? service : "");
         e->status = 0;
     }
-    if (e->status != (int)status) {
-        e->status = (int)status;
-        srv->health_version++;
-    }
+    /* Once shutdown began, nothing (say a Redis watcher) may flip an entry
+     * back to SERVING. */
+    if (srv->health_frozen && status == RPC_HEALTH_SERVING && strcmp(e->name, "liveness") != 0)
+        status = RPC_HEALTH_NOT_SERVING;
+    e->status = (int)status;
     pthread_mutex_unlock(&srv->mu);
 }
 
 /* SERVICE_UNKNOWN (3) when there is no entry. */
-static int health_get(rpc_server *srv, const char *name, unsigned long *version)
+static int health_get(rpc_server *srv, const char *name)
 {
     pthread_mutex_lock(&srv->mu);
     struct health_entry *e = health_find(srv, name);
     int st =
         e ? e->status : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
-    if (version)
-        *version = srv->health_version;
     pthread_mutex_unlock(&srv->mu);
     return st;
+}
+
+int rpc_health_get(rpc_server *srv, const char *service)
+{
+    int st = health_get(srv, service ? service : "");
+    return st == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN ? 0 : st;
 }
 
 static int health_check(rpc_call *call, const ProtobufCMessage *request,
                         ProtobufCMessage **response)
 {
     const Grpc__Health__V1__HealthCheckRequest *rq = (const void *)request;
-    int st = health_get(call->srv, rq->service, NULL);
+    int st = health_get(call->srv, rq->service);
     if (st == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN)
         return rpc_call_fail(call, GRPC_STATUS_NOT_FOUND, "unknown service \"%s\"", rq->service);
     Grpc__Health__V1__HealthCheckResponse *r = rpc_call_alloc(call, sizeof *r);
@@ -1138,7 +1143,7 @@ static int health_watch(rpc_call *call, const ProtobufCMessage *request)
     const Grpc__Health__V1__HealthCheckRequest *rq = (const void *)request;
     int sent = -1;
     for (;;) {
-        int st = health_get(call->srv, rq->service, NULL);
+        int st = health_get(call->srv, rq->service);
         if (st != sent) {
             if (health_send(call, st) != 0)
                 return rpc_call_fail(call, GRPC_STATUS_CANCELLED, "watcher went away");
@@ -1152,7 +1157,7 @@ static int health_watch(rpc_call *call, const ProtobufCMessage *request)
     if (!atomic_load(&call->srv->stopping))
         return rpc_call_fail(call, GRPC_STATUS_DEADLINE_EXCEEDED, "watch deadline reached");
     /* Shutdown: the watcher learns NOT_SERVING before the stream ends. */
-    int st = health_get(call->srv, rq->service, NULL);
+    int st = health_get(call->srv, rq->service);
     if (st != sent)
         health_send(call, st);
     return rpc_call_fail(call, GRPC_STATUS_UNAVAILABLE, "server shutting down");
@@ -1405,7 +1410,9 @@ int rpc_server_start(rpc_server *srv, rpc_error *err)
         }
         srv->workers[i].started = 1;
     }
-    log_kv(LOG_INFO, "gRPC server listening", "addr", srv->listen_addr, "tls",
+    char port[16];
+    snprintf(port, sizeof port, "%d", srv->port);
+    log_kv(LOG_INFO, "gRPC server listening", "addr", srv->listen_addr, "port", port, "tls",
            srv->tls_cert ? (srv->tls_ca ? "mtls" : "tls") : "off", "auth",
            srv->expected_auth ? "bearer" : "none", NULL);
     return 0;
@@ -1496,12 +1503,10 @@ static struct timespec deadline_in(int64_t ms)
 static void drain(rpc_server *srv)
 {
     pthread_mutex_lock(&srv->mu);
+    srv->health_frozen = 1;
     for (size_t i = 0; i < srv->n_health; i++)
-        if (strcmp(srv->health[i].name, "liveness") != 0 &&
-            srv->health[i].status != RPC_HEALTH_NOT_SERVING) {
+        if (strcmp(srv->health[i].name, "liveness") != 0)
             srv->health[i].status = RPC_HEALTH_NOT_SERVING;
-            srv->health_version++;
-        }
     pthread_mutex_unlock(&srv->mu);
     char live[32];
     snprintf(live, sizeof live, "%ld", atomic_load(&srv->live));

@@ -62,8 +62,9 @@
  * request: both live until the response has been packed.
  *
  * Threads: N workers each poll their own completion queue. RPC_UNARY
- * handlers run on a worker and must be quick (no waits on the network, no
- * client calls to slow services); they are the cheapest kind. RPC_BLOCKING
+ * handlers run on a worker and must be quick: no waits on the network and
+ * no rpc_client calls (a call back into the same server could wait on the
+ * very worker it blocks); they are the cheapest kind. RPC_BLOCKING
  * and RPC_STREAM handlers run on a handler thread of their own (reused, at
  * most max_threads at a time), so an hour-long watch or a slow vendor call
  * never holds a worker. Handlers run concurrently: protect shared state.
@@ -195,9 +196,13 @@ void rpc_server_destroy(rpc_server *srv);
 
 /* Health: SERVING or NOT_SERVING for a service name ("" = overall,
  * "liveness", or a full service name like "campsync.v1.MarketoConnector").
- * Creates the entry if needed; Watch streams see the change. Any thread. */
+ * Creates the entry if needed; Watch streams see the change. Any thread.
+ * Once shutdown began, entries other than "liveness" stay NOT_SERVING. */
 typedef enum { RPC_HEALTH_SERVING = 1, RPC_HEALTH_NOT_SERVING = 2 } rpc_health_status;
 void rpc_health_set(rpc_server *srv, const char *service, rpc_health_status status);
+
+/* The entry's status, or 0 when there is none. Any thread. */
+int rpc_health_get(rpc_server *srv, const char *service);
 
 /* ---- Inside a handler ---- */
 

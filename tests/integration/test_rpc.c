@@ -786,11 +786,22 @@ static void test_health(void **state)
      * stream with UNAVAILABLE. */
     rpc_server_request_shutdown(t->srv);
     assert_int_equal(watch_next(w), RPC_HEALTH_NOT_SERVING);
+    /* A dependency watcher cannot turn it back on while draining. */
+    rpc_health_set(t->srv, "campsync.v1.MarketoConnector", RPC_HEALTH_SERVING);
     ProtobufCMessage *m;
     assert_int_equal(rpc_stream_next(w, &m, &err), -1);
     assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
     rpc_stream_close(w);
     pthread_join(t->thread, NULL);
+    /* After shutdown began nothing turns an entry back on, but liveness. */
+    assert_int_equal(rpc_health_get(t->srv, "campsync.v1.MarketoConnector"),
+                     RPC_HEALTH_NOT_SERVING);
+    rpc_health_set(t->srv, "campsync.v1.MarketoConnector", RPC_HEALTH_SERVING);
+    assert_int_equal(rpc_health_get(t->srv, "campsync.v1.MarketoConnector"),
+                     RPC_HEALTH_NOT_SERVING);
+    assert_int_equal(rpc_health_get(t->srv, ""), RPC_HEALTH_NOT_SERVING);
+    assert_int_equal(rpc_health_get(t->srv, "liveness"), RPC_HEALTH_SERVING);
+    assert_int_equal(rpc_health_get(t->srv, "campsync.v1.Nope"), 0);
     rpc_server_destroy(t->srv);
     free(t);
 }
