@@ -194,16 +194,19 @@ static int sandbox_stop(void **state)
     sandbox *sb = *state;
     if (!sb)
         return 0;
+    int clean = 1;
     if (sb->proc) {
+        /* The sandbox must stop cleanly on SIGTERM (under ASan: no leaks). */
         int st = ts_proc_stop(sb->proc, 5000);
-        if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+        clean = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        if (!clean)
             ts_proc_dump_stderr(sb->proc, 4000);
         ts_proc_free(sb->proc);
     }
     ts_tmpdir_remove(sb->dir);
     free(sb);
     *state = NULL;
-    return 0;
+    return clean ? 0 : -1;
 }
 
 /* The sandbox's Marketo state (dataset JSON); caller decrefs. */
@@ -542,6 +545,120 @@ static void test_bad_dataset_stops_startup_with_a_message(void **state)
     ts_tmpdir_remove(dir);
 }
 
+/* Runs the generator into a file; returns the parsed dataset. */
+static json_t *generate(const char *dir, const char *name, const char *spec)
+{
+    char bin[PATH_MAX], path[PATH_MAX + 64];
+    assert_int_equal(ts_bin_path("campsync-sandbox", bin, sizeof bin), 0);
+    snprintf(path, sizeof path, "%s/%s.json", dir, name);
+    const char *argv[] = {bin, "--generate", spec, "--write-dataset", path, NULL};
+    ts_proc *p = ts_proc_spawn(argv, NULL, dir, name);
+    assert_non_null(p);
+    int st = 0;
+    assert_int_equal(ts_proc_wait(p, 60000, &st), 0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    ts_proc_free(p);
+    json_t *d = json_load_file(path, 0, NULL);
+    assert_non_null(d);
+    return d;
+}
+
+static int valid_sf_id(const char *id, const char *prefix)
+{
+    if (!id || strlen(id) != 18 || strncmp(id, prefix, 3) != 0)
+        return 0;
+    static const char sfx[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    for (int chunk = 0; chunk < 3; chunk++) {
+        int bits = 0;
+        for (int k = 0; k < 5; k++)
+            if (id[chunk * 5 + k] >= 'A' && id[chunk * 5 + k] <= 'Z')
+                bits |= 1 << k;
+        if (id[15 + chunk] != sfx[bits])
+            return 0;
+    }
+    return 1;
+}
+
+static void test_generator_is_deterministic_and_consistent(void **state)
+{
+    char dir[PATH_MAX];
+    assert_int_equal(ts_tmpdir_make("sbx-gen", dir, sizeof dir), 0);
+    const char *spec = "people=400,programs=5,members=150,seed=9";
+    json_t *a = generate(dir, "a", spec), *b = generate(dir, "b", spec);
+    json_t *c = generate(dir, "c", "people=400,programs=5,members=150,seed=10");
+    assert_true(json_equal(a, b));
+    assert_false(json_equal(a, c));
+    json_t *mk = json_object_get(a, "marketo"), *sf = json_object_get(a, "salesforce");
+    json_t *rec = json_object_get(sf, "records");
+    assert_int_equal(json_array_size(json_object_get(mk, "programs")), 5);
+    assert_int_equal(json_array_size(json_object_get(mk, "members")), 5 * 150);
+    /* Linked programs point at campaigns whose statuses match the channel. */
+    size_t i, k;
+    json_t *p, *e;
+    int linked = 0, unlinked = 0;
+    json_array_foreach(json_object_get(mk, "programs"), i, p)
+    {
+        const char *cid = json_string_value(json_object_get(p, "sfdcId"));
+        if (!cid) {
+            unlinked++;
+            continue;
+        }
+        linked++;
+        assert_true(valid_sf_id(cid, "701"));
+        const char *chname = json_string_value(json_object_get(p, "channel"));
+        json_t *ch = NULL;
+        json_array_foreach(json_object_get(mk, "channels"), k,
+                           e) if (strcmp(json_string_value(json_object_get(e, "name")), chname) ==
+                                  0) ch = e;
+        assert_non_null(ch);
+        size_t n_labels = 0;
+        json_array_foreach(json_object_get(rec, "CampaignMemberStatus"), k, e)
+        {
+            if (strcmp(json_string_value(json_object_get(e, "CampaignId")), cid) != 0)
+                continue;
+            n_labels++;
+            int found = 0;
+            size_t m;
+            json_t *s;
+            json_array_foreach(json_object_get(ch, "progressionStatuses"), m, s) found |=
+                strcmp(json_string_value(json_object_get(s, "name")),
+                       json_string_value(json_object_get(e, "Label"))) == 0;
+            assert_true(found);
+        }
+        assert_int_equal(n_labels, json_array_size(json_object_get(ch, "progressionStatuses")));
+    }
+    assert_int_equal(linked, 4);
+    assert_int_equal(unlinked, 1);
+    /* Ids, one of LeadId/ContactId, no duplicate (campaign, person). */
+    json_t *seen = json_object();
+    json_array_foreach(json_object_get(rec, "CampaignMember"), i, e)
+    {
+        assert_true(valid_sf_id(json_string_value(json_object_get(e, "Id")), "00v"));
+        const char *l = json_string_value(json_object_get(e, "LeadId"));
+        const char *ct = json_string_value(json_object_get(e, "ContactId"));
+        assert_true((l == NULL) != (ct == NULL));
+        assert_true(l ? valid_sf_id(l, "00Q") : valid_sf_id(ct, "003"));
+        char key[64];
+        snprintf(key, sizeof key, "%s/%s", json_string_value(json_object_get(e, "CampaignId")),
+                 l ? l : ct);
+        assert_null(json_object_get(seen, key));
+        json_object_set_new(seen, key, json_true());
+    }
+    json_decref(seen);
+    int converted = 0, marketing = 0;
+    json_array_foreach(json_object_get(rec, "Lead"), i, e) converted +=
+        json_is_true(json_object_get(e, "IsConverted"));
+    json_array_foreach(json_object_get(rec, "User"), i, e) marketing +=
+        json_is_true(json_object_get(e, "UserPermissionsMarketingUser"));
+    assert_true(converted > 0);
+    assert_int_equal(marketing, 1);
+    assert_true(json_array_size(json_object_get(rec, "Opportunity")) > 0);
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
+    ts_tmpdir_remove(dir);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -561,6 +678,7 @@ int main(void)
                                         sandbox_stop),
         cmocka_unit_test_setup_teardown(test_garbage_does_not_crash, sandbox_start, sandbox_stop),
         cmocka_unit_test(test_bad_dataset_stops_startup_with_a_message),
+        cmocka_unit_test(test_generator_is_deterministic_and_consistent),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     curl_global_cleanup();
