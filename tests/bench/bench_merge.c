@@ -91,6 +91,10 @@ int main(int argc, char **argv)
             mk = -1; /* removed in Marketo */
         else if (kind < 16)
             sf = -1; /* removed in Salesforce */
+        else if (kind < 18) {
+            mk = 2; /* both moved: a conflict */
+            sf = 4;
+        }
         if (mk >= 0)
             mm[nm++] = (people_mkto_member){lead, names[mk], 1000};
         if (sf >= 0)
