@@ -83,7 +83,8 @@
 #include "rpc/rpc.h"
 
 typedef struct rpc_server rpc_server;
-/* One call being served; valid only inside the handler it was given to. */
+/* One call being served; valid only inside the handler it was given to,
+ * on that handler's thread. */
 typedef struct rpc_call rpc_call;
 
 /* Unary handler: sets *response (a message of the method's output type) and
@@ -97,8 +98,8 @@ typedef int (*rpc_stream_fn)(rpc_call *call, const ProtobufCMessage *request);
 
 enum rpc_method_kind {
     RPC_KIND_UNARY = 0,    /* runs on a worker thread: must not block */
-    RPC_KIND_BLOCKING = 1, /* unary, runs on its own thread: may wait on I/O */
-    RPC_KIND_STREAM = 2,   /* server stream, runs on its own thread */
+    RPC_KIND_BLOCKING = 1, /* unary, on a handler thread: may wait on I/O */
+    RPC_KIND_STREAM = 2,   /* server stream, on a handler thread */
 };
 
 /* One row of a handler table. Methods of the descriptor without a row
@@ -110,18 +111,12 @@ typedef struct rpc_method {
     rpc_stream_fn stream; /* RPC_KIND_STREAM */
 } rpc_method;
 
-#define RPC_UNARY(name, fn)                                                                        \
-    {                                                                                              \
-        (name), RPC_KIND_UNARY, (fn), NULL                                                         \
-    }
-#define RPC_BLOCKING(name, fn)                                                                     \
-    {                                                                                              \
-        (name), RPC_KIND_BLOCKING, (fn), NULL                                                      \
-    }
-#define RPC_STREAM(name, fn)                                                                       \
-    {                                                                                              \
-        (name), RPC_KIND_STREAM, NULL, (fn)                                                        \
-    }
+/* Table rows: RPC_UNARY("GetProgram", get_program), ... */
+// clang-format off
+#define RPC_UNARY(name, fn) {(name), RPC_KIND_UNARY, (fn), NULL}
+#define RPC_BLOCKING(name, fn) {(name), RPC_KIND_BLOCKING, (fn), NULL}
+#define RPC_STREAM(name, fn) {(name), RPC_KIND_STREAM, NULL, (fn)}
+// clang-format on
 
 /* Server options; zero means the default given. */
 typedef struct rpc_server_opts {
