@@ -157,7 +157,7 @@ static int update_program(mkto_state *s, json_t *body, int64_t now, json_t **out
         p->channel = strdup(channel);
     }
     p->updated_ms = now;
-    *out = mkto_program_json(p, 0);
+    *out = mkto_program_json(p, MKTO_PJ_DATASET);
     return 200;
 }
 

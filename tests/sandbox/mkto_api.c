@@ -419,15 +419,22 @@ static void programs_list(ctx *c)
         reply_asset_error(c, "1003", "latestUpdatedAt must be an ISO 8601 datetime");
         return;
     }
+    if (emin != INT64_MIN && lmax != INT64_MAX && emin > lmax) {
+        reply_asset_error(c, "1003", "earliestUpdatedAt must be before latestUpdatedAt");
+        return;
+    }
+    const char *status = arg(c, "status");
     json_t *res = json_array();
     int64_t seen = 0;
     for (size_t i = 0; i < c->s->n_pg && (int64_t)json_array_size(res) < max_return; i++) {
         mkto_program *p = &c->s->pg[i];
         if (p->updated_ms < emin || p->updated_ms > lmax)
             continue;
+        if (status && strcmp(status, p->status ? p->status : "") != 0)
+            continue;
         if (seen++ < offset)
             continue;
-        json_array_append_new(res, mkto_program_json(p, 1));
+        json_array_append_new(res, mkto_program_json(p, MKTO_PJ_BROWSE));
     }
     reply_asset(c, res);
 }
@@ -439,10 +446,16 @@ static void program_by_name(ctx *c)
         reply_asset_error(c, "701", "name cannot be blank");
         return;
     }
+    const char *it = arg(c, "includeTags"), *ic = arg(c, "includeCosts");
+    int tags = it && strcmp(it, "true") == 0, costs = ic && strcmp(ic, "true") == 0;
+    int mode = tags && costs ? MKTO_PJ_TAGS_COSTS
+               : tags        ? MKTO_PJ_TAGS
+               : costs       ? MKTO_PJ_COSTS
+                             : MKTO_PJ_NAME;
     json_t *res = json_array();
     for (size_t i = 0; i < c->s->n_pg; i++)
         if (strcmp(c->s->pg[i].name, name) == 0)
-            json_array_append_new(res, mkto_program_json(&c->s->pg[i], 1));
+            json_array_append_new(res, mkto_program_json(&c->s->pg[i], mode));
     reply_asset(c, res);
 }
 
@@ -451,7 +464,7 @@ static void program_by_id(ctx *c, int64_t id)
     mkto_program *p = mkto_program_get(c->s, id);
     json_t *res = json_array();
     if (p)
-        json_array_append_new(res, mkto_program_json(p, 1));
+        json_array_append_new(res, mkto_program_json(p, MKTO_PJ_FULL));
     reply_asset(c, res);
 }
 

@@ -182,9 +182,19 @@ int mkto_activity_add(mkto_state *s, int64_t lead_id, int type, int64_t primary_
 
 /* Dataset export (for GET /admin/state). */
 json_t *mkto_state_export(mkto_state *s);
-/* api = 1: as the asset API answers (its date format, no members); 0: as the
- * dataset format. */
-json_t *mkto_program_json(const mkto_program *p, int api);
+/* How a program is rendered: in the dataset format, or as one of the asset
+ * API's answers (its date format; browse has no tags or costs, by id has
+ * both, by name has what includeTags / includeCosts ask for). */
+enum {
+    MKTO_PJ_DATASET = 0,
+    MKTO_PJ_BROWSE,
+    MKTO_PJ_FULL,
+    MKTO_PJ_NAME, /* by name, neither asked for */
+    MKTO_PJ_TAGS,
+    MKTO_PJ_COSTS,
+    MKTO_PJ_TAGS_COSTS,
+};
+json_t *mkto_program_json(const mkto_program *p, int mode);
 json_t *mkto_channel_json(const mkto_channel *c);
 
 /* Replaces bytes that are not printable ASCII with '?', so a message that

@@ -741,10 +741,15 @@ static json_t *str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-json_t *mkto_program_json(const mkto_program *p, int api)
+static json_t *array_or_null(json_t *a)
+{
+    return json_array_size(a) > 0 ? json_incref(a) : json_null();
+}
+
+json_t *mkto_program_json(const mkto_program *p, int mode)
 {
     char created[48], updated[48], url[96];
-    if (api) {
+    if (mode != MKTO_PJ_DATASET) {
         mkto_format_asset_time(p->created_ms, created, sizeof created);
         mkto_format_asset_time(p->updated_ms, updated, sizeof updated);
     } else {
@@ -753,15 +758,32 @@ json_t *mkto_program_json(const mkto_program *p, int api)
     }
     snprintf(url, sizeof url, "https://app-sbx01.marketo.com/#PG%lldA1", (long long)p->id);
     json_t *o = json_pack(
-        "{s:I,s:s,s:o,s:s,s:s,s:s,s:s,s:o,s:{s:s,s:I,s:s},s:s,s:s,s:O,s:O}", "id",
-        (json_int_t)p->id, "name", p->name, "description", str_or_null(p->description), "createdAt",
-        created, "updatedAt", updated, "url", url, "type", p->type, "channel",
-        str_or_null(p->channel), "folder", "type", "Folder", "value", (json_int_t)p->folder_id,
-        "folderName", p->folder_name, "status", p->status ? p->status : "", "workspace",
-        p->workspace ? p->workspace : "Default", "tags", p->tags, "costs", p->costs);
-    if (o && p->sfdc_id)
+        "{s:I,s:s,s:o,s:s,s:s,s:s,s:s,s:o,s:{s:s,s:I,s:s},s:s,s:s}", "id", (json_int_t)p->id,
+        "name", p->name, "description", str_or_null(p->description), "createdAt", created,
+        "updatedAt", updated, "url", url, "type", p->type, "channel", str_or_null(p->channel),
+        "folder", "type", "Folder", "value", (json_int_t)p->folder_id, "folderName", p->folder_name,
+        "status", p->status ? p->status : "", "workspace", p->workspace ? p->workspace : "Default");
+    if (!o)
+        return NULL;
+    if (mode == MKTO_PJ_DATASET) {
+        json_object_set(o, "tags", p->tags);
+        json_object_set(o, "costs", p->costs);
+    } else {
+        json_object_set_new(o, "headStart", json_false());
+        /* Browsing returns neither tags nor costs; by id returns both, null
+         * when there are none; by name only when asked for. */
+        if (mode == MKTO_PJ_FULL || mode == MKTO_PJ_TAGS || mode == MKTO_PJ_TAGS_COSTS)
+            json_object_set_new(o, "tags", array_or_null(p->tags));
+        else if (mode == MKTO_PJ_COSTS)
+            json_object_set_new(o, "tags", json_null());
+        if (mode == MKTO_PJ_FULL || mode == MKTO_PJ_COSTS || mode == MKTO_PJ_TAGS_COSTS)
+            json_object_set_new(o, "costs", array_or_null(p->costs));
+        else if (mode == MKTO_PJ_TAGS)
+            json_object_set_new(o, "costs", json_null());
+    }
+    if (p->sfdc_id)
         json_object_set_new(o, "sfdcId", json_string(p->sfdc_id));
-    if (o && p->sfdc_name)
+    if (p->sfdc_name)
         json_object_set_new(o, "sfdcName", json_string(p->sfdc_name));
     return o;
 }
@@ -789,7 +811,7 @@ json_t *mkto_state_export(mkto_state *s)
     json_t *mems = json_array();
     for (size_t i = 0; i < s->n_pg; i++) {
         mkto_program *p = &s->pg[i];
-        json_array_append_new(pgs, mkto_program_json(p, 0));
+        json_array_append_new(pgs, mkto_program_json(p, MKTO_PJ_DATASET));
         const mkto_channel *c = mkto_program_channel(s, p);
         for (size_t k = 0; k < p->n_m; k++) {
             mkto_member *m = &p->m[k];
