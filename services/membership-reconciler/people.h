@@ -18,6 +18,14 @@
  * nor created: it is skipped with a reason, as are two records claiming the
  * same person (the second one is skipped, naming the first).
  *
+ * What the caller must fetch: the program's members and their leads; the
+ * campaign's members and their people; and, so that a person's absence from
+ * one side is real and not a failed lookup, the Salesforce people linked to
+ * or sharing an email with those leads and the Marketo leads linked to or
+ * sharing an email with those people. A counterpart that is not in the
+ * input reads as "not a member there", which the merge may carry over as a
+ * removal.
+ *
  * Every string in the result is borrowed from the input, which must outlive
  * it. Matching is linear in the input size (hash maps).
  */

@@ -31,7 +31,9 @@
 
 #define NP 24 /* people */
 #define SYNCS 25
-#define SEEDS 300
+#ifndef SEEDS
+#define SEEDS 300 /* -DSEEDS=5000 for a long run */
+#endif
 
 typedef struct {
     char email[32];
