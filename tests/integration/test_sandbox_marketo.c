@@ -437,11 +437,15 @@ static void test_channels_and_by_name(void **state)
     r = sget(sb, "/rest/asset/v1/channel/byName.json?name=Webinar");
     json_t *c = json_array_get(json_object_get(r.json, "result"), 0);
     json_t *st = json_object_get(c, "progressionStatuses");
-    assert_int_equal(json_array_size(st), 4);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(st, 3), "name")),
+    /* As in Marketo: "Not in Program" (step 0) first, then the channel's own. */
+    assert_int_equal(json_array_size(st), 5);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "name")),
+                        "Not in Program");
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(st, 0), "step")), 0);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(st, 4), "name")),
                         "Attended");
-    assert_true(json_is_true(json_object_get(json_array_get(st, 3), "success")));
-    assert_int_equal(json_integer_value(json_object_get(json_array_get(st, 0), "step")), 10);
+    assert_true(json_is_true(json_object_get(json_array_get(st, 4), "success")));
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(st, 1), "step")), 10);
     res_free(&r);
     r = sget(sb, "/rest/asset/v1/channel/byName.json?name=Nope");
     assert_null(json_object_get(r.json, "result"));
@@ -612,6 +616,11 @@ static void test_status_errors(void **state)
     http_res r = spost(sb, "/rest/v1/programs/1001/members/status.json",
                        "{\"statusName\":\"Bogus\",\"input\":[{\"leadId\":1}]}");
     assert_string_equal(reason_code(result_at(&r, 0)), "1025");
+    res_free(&r);
+    /* Step 0 is behind every member: the API cannot take a lead out this way. */
+    r = spost(sb, "/rest/v1/programs/1001/members/status.json",
+              "{\"statusName\":\"Not in Program\",\"input\":[{\"leadId\":1}]}");
+    assert_string_equal(reason_code(result_at(&r, 0)), "1037");
     res_free(&r);
     r = spost(sb, "/rest/v1/programs/1001/members/status.json", "{\"statusName\":");
     assert_string_equal(err_code(&r), "609");

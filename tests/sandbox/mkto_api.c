@@ -476,7 +476,7 @@ static void channels_list(ctx *c)
     json_t *res = json_array();
     for (size_t i = (size_t)offset; i < c->s->n_ch && (int64_t)json_array_size(res) < max_return;
          i++)
-        json_array_append_new(res, mkto_channel_json(&c->s->ch[i]));
+        json_array_append_new(res, mkto_channel_json(&c->s->ch[i], 1));
     reply_asset(c, res);
 }
 
@@ -490,7 +490,7 @@ static void channel_by_name(ctx *c)
     json_t *res = json_array();
     for (size_t i = 0; i < c->s->n_ch; i++)
         if (strcmp(c->s->ch[i].name, name) == 0)
-            json_array_append_new(res, mkto_channel_json(&c->s->ch[i]));
+            json_array_append_new(res, mkto_channel_json(&c->s->ch[i], 1));
     reply_asset(c, res);
 }
 
@@ -803,6 +803,13 @@ static void members_status(ctx *c, int64_t pid)
             int64_t lid = json_integer_value(lj);
             if (!mkto_lead_get(c->s, lid)) {
                 json_array_append_new(res, skipped((int)i, "1004", "Lead not found"));
+                continue;
+            }
+            if (strcasecmp(sn, MKTO_NOT_IN_PROGRAM) == 0) {
+                /* Step 0: every lead is already in or past it. */
+                json_array_append_new(res, skipped((int)i, "1037",
+                                                   "Lead skipped because it is already in or "
+                                                   "past this status"));
                 continue;
             }
             if (st < 0) {

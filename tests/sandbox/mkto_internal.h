@@ -24,6 +24,10 @@ enum {
     MKTO_ACT_CHANGE_PROGRAM_STATUS = 104,
 };
 
+/* The status every channel implicitly starts with (step 0). Members are never
+ * in it: leaving the program is removal. */
+#define MKTO_NOT_IN_PROGRAM "Not in Program"
+
 /* Lead fields the simulator knows (REST API names). */
 enum {
     MKTO_F_EMAIL = 0,
@@ -195,7 +199,8 @@ enum {
     MKTO_PJ_TAGS_COSTS,
 };
 json_t *mkto_program_json(const mkto_program *p, int mode);
-json_t *mkto_channel_json(const mkto_channel *c);
+/* api = 1: as the asset API answers (with "Not in Program" and dates). */
+json_t *mkto_channel_json(const mkto_channel *c, int api);
 
 /* Replaces bytes that are not printable ASCII with '?', so a message that
  * quotes client input is always valid JSON text. */

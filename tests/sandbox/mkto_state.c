@@ -442,6 +442,9 @@ static int load_channels(mkto_state *s, json_t *arr, char *err, size_t err_len)
             return -1;
         for (size_t k = 0; k < ns; k++) {
             json_t *so = json_array_get(st, k);
+            const char *sname = json_string_value(json_object_get(so, "name"));
+            if (sname && strcasecmp(sname, MKTO_NOT_IN_PROGRAM) == 0)
+                continue; /* implicit in every channel */
             mkto_status *ms = &c->st[c->n_st++];
             ms->name = jstr(so, "name");
             if (!ms->name) {
@@ -718,22 +721,32 @@ void mkto_format_asset_time(int64_t ms, char *out, size_t len)
     snprintf(out, len, "%s+0000", iso);
 }
 
-json_t *mkto_channel_json(const mkto_channel *c)
+json_t *mkto_channel_json(const mkto_channel *c, int api)
 {
     json_t *sts = json_array();
+    /* Every channel starts with the implicit "Not in Program" step 0. */
+    if (api)
+        json_array_append_new(sts, json_pack("{s:s,s:i,s:n,s:b,s:b}", "name", MKTO_NOT_IN_PROGRAM,
+                                             "step", 0, "description", "hidden", 0, "success", 0));
     for (int i = 0; i < c->n_st; i++) {
         const mkto_status *st = &c->st[i];
-        json_array_append_new(sts,
-                              json_pack("{s:s,s:i,s:b,s:b,s:s}", "name", st->name, "step", st->step,
-                                        "success", st->success, "hidden", st->hidden, "description",
-                                        st->description ? st->description : ""));
+        json_t *desc =
+            st->description && st->description[0] ? json_string(st->description) : json_null();
+        json_array_append_new(sts, json_pack("{s:s,s:i,s:o,s:b,s:b}", "name", st->name, "step",
+                                             st->step, "description", desc, "hidden", st->hidden,
+                                             "success", st->success));
     }
-    char created[48], updated[48];
-    mkto_format_asset_time(c->created_ms, created, sizeof created);
-    mkto_format_asset_time(c->updated_ms, updated, sizeof updated);
-    return json_pack("{s:I,s:s,s:s,s:o,s:s,s:s}", "id", (json_int_t)c->id, "name", c->name,
-                     "applicableProgramType", c->program_type ? c->program_type : "program",
-                     "progressionStatuses", sts, "createdAt", created, "updatedAt", updated);
+    json_t *o = json_pack("{s:I,s:s,s:s,s:o}", "id", (json_int_t)c->id, "name", c->name,
+                          "applicableProgramType", c->program_type ? c->program_type : "program",
+                          "progressionStatuses", sts);
+    if (api) {
+        char created[48], updated[48];
+        mkto_format_asset_time(c->created_ms, created, sizeof created);
+        mkto_format_asset_time(c->updated_ms, updated, sizeof updated);
+        json_object_set_new(o, "createdAt", json_string(created));
+        json_object_set_new(o, "updatedAt", json_string(updated));
+    }
+    return o;
 }
 
 static json_t *str_or_null(const char *s)
@@ -801,10 +814,7 @@ json_t *mkto_state_export(mkto_state *s)
                                   (json_int_t)s->lim_daily));
     json_t *chs = json_array();
     for (size_t i = 0; i < s->n_ch; i++) {
-        json_t *c = mkto_channel_json(&s->ch[i]);
-        json_object_del(c, "createdAt");
-        json_object_del(c, "updatedAt");
-        json_array_append_new(chs, c);
+        json_array_append_new(chs, mkto_channel_json(&s->ch[i], 0));
     }
     json_object_set_new(out, "channels", chs);
     json_t *pgs = json_array();
