@@ -1178,9 +1178,36 @@ static int sfs_version_ok(const char *v)
     return digits > 0 && digits <= 3 && p[0] == '.' && p[1] >= '0' && p[1] <= '9' && !p[2];
 }
 
+/* The call-accounting label of a data API request, known before it is served
+ * (a faulted call is counted under the endpoint it was meant for). */
+static void sfs_label(sfs_call *c)
+{
+    const char *r = c->n_seg > 3 ? c->seg[3] : "";
+    const char *m = c->req->method;
+    char label[128];
+    int n = c->n_seg;
+    if (strcmp(r, "query") == 0 || strcmp(r, "queryAll") == 0)
+        snprintf(label, sizeof label, "GET %s", r);
+    else if (strcmp(r, "limits") == 0)
+        snprintf(label, sizeof label, "GET limits");
+    else if (strcmp(r, "sobjects") == 0 && n == 6 && strcmp(c->seg[5], "describe") == 0)
+        snprintf(label, sizeof label, "GET describe");
+    else if (strcmp(r, "sobjects") == 0 && n == 7)
+        snprintf(label, sizeof label, "PATCH sobjects upsert");
+    else if (strcmp(r, "sobjects") == 0)
+        snprintf(label, sizeof label, "%s sobjects", n == 4 ? "GET" : m);
+    else if (strcmp(r, "composite") == 0 && n == 7)
+        snprintf(label, sizeof label, "PATCH composite/sobjects upsert");
+    else if (strcmp(r, "composite") == 0)
+        snprintf(label, sizeof label, "%s composite/sobjects", n == 6 ? "GET" : m);
+    else
+        snprintf(label, sizeof label, "GET data");
+    sfs_endpoint(c, label);
+}
+
 static void sfs_data_api(sfs_call *c)
 {
-    sfs_endpoint(c, "GET data");
+    sfs_label(c);
     if (!sfs_version_ok(c->seg[2])) {
         sfs_reply_not_found(c);
         return;

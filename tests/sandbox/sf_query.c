@@ -775,12 +775,11 @@ static void sfs_buf_value(sfs_buf *b, json_t *v)
         sfs_buf_lit(b, num);
         break;
     case JSON_REAL: {
-        double d = json_real_value(v);
-        /* Salesforce writes currency and double fields with a decimal point. */
-        if (d == (double)(long long)d && d > -1e15 && d < 1e15)
-            snprintf(num, sizeof num, "%.1f", d);
-        else
-            snprintf(num, sizeof num, "%.17g", d);
+        /* Shortest faithful form, always with a decimal point as Salesforce
+         * writes double and currency fields (1500.0, 0.4). */
+        snprintf(num, sizeof num, "%.15g", json_real_value(v));
+        if (!strpbrk(num, ".eEn"))
+            strcat(num, ".0");
         sfs_buf_lit(b, num);
         break;
     }
