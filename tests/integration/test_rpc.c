@@ -92,7 +92,8 @@ static int get_program(rpc_call *call, const ProtobufCMessage *request, Protobuf
  *  <0  works -N ms, watching for cancellation
  *   1  asks this server's GetProgram(77) with this call as parent
  *   2  a response over the server's 1 MiB limit
- *   3  UNAVAILABLE on the first attempt, then one program */
+ *   3  UNAVAILABLE on the first attempt, then one program
+ *   4  as many programs as ListPrograms(<0) calls are running */
 static int list_programs(rpc_call *call, const ProtobufCMessage *request,
                          ProtobufCMessage **response)
 {
@@ -115,6 +116,8 @@ static int list_programs(rpc_call *call, const ProtobufCMessage *request,
         return rpc_call_fail(call, GRPC_STATUS_UNAVAILABLE, "try again");
     if (rq->updated_since_ms == 3)
         n = 1;
+    if (rq->updated_since_ms == 4)
+        n = (size_t)atomic_load(&in_slow_handler);
     if (rq->updated_since_ms == 2)
         n = 2000;
     r->programs = rpc_call_alloc(call, n * sizeof *r->programs);
@@ -453,9 +456,9 @@ static void test_unknown_method_unimplemented(void **state)
     int before = atomic_load(&observed_unimplemented);
     char details[256];
     int64_t t0 = now_ms();
-    /* A hanging call would end in DEADLINE_EXCEEDED after 1 s. */
+    /* A hanging call would end in DEADLINE_EXCEEDED after 3 s. */
     int code =
-        raw_call(plain->target, "/campsync.v1.Nope/Nothing", "", 0, 1000, details, sizeof details);
+        raw_call(plain->target, "/campsync.v1.Nope/Nothing", "", 0, 3000, details, sizeof details);
     printf("# unknown method answered in %lld ms\n", (long long)(now_ms() - t0));
     assert_int_equal(code, GRPC_STATUS_UNIMPLEMENTED);
     assert_non_null(strstr(details, "/campsync.v1.Nope/Nothing"));
@@ -465,7 +468,7 @@ static void test_unknown_method_unimplemented(void **state)
     Campsync__V1__GetCampaignsRequest rq = CAMPSYNC__V1__GET_CAMPAIGNS_REQUEST__INIT;
     ProtobufCMessage *m = NULL;
     rpc_error err = {0};
-    rpc_call_opts o = {.timeout_ms = 1000};
+    rpc_call_opts o = {.timeout_ms = 3000};
     assert_int_equal(rpc_client_unary(c, &campsync__v1__salesforce_connector__descriptor,
                                       "GetCampaigns", &rq.base, &m, &o, &err),
                      GRPC_STATUS_UNIMPLEMENTED);
@@ -691,7 +694,7 @@ static void *slow_call_main(void *arg)
     struct slow_call *s = arg;
     size_t n;
     rpc_error err;
-    s->code = list_programs_call(s->c, -1000, 10000, &n, &err);
+    s->code = list_programs_call(s->c, -3000, 10000, &n, &err);
     return NULL;
 }
 
@@ -986,7 +989,7 @@ static pid_t spawn_server(int *port)
         dup2(fds[1], 1);
         close(fds[0]);
         close(fds[1]);
-        execl("/proc/self/exe", "it_test_rpc", "--serve", "--grace", "2000", (char *)NULL);
+        execl("/proc/self/exe", "it_test_rpc", "--serve", "--grace", "4000", (char *)NULL);
         _exit(127);
     }
     close(fds[1]);
@@ -1031,13 +1034,20 @@ static void test_sigterm_drains_and_exits_zero(void **state)
     assert_int_equal(rpc_stream_next(endless, &m, &err), 1);
     protobuf_c_message_free_unpacked(m, NULL);
 
-    /* Three calls that end within the 2 s grace period, one that does not. */
+    /* Three calls that end within the 4 s grace period, one that does not. */
     struct caller callers[4];
     for (int i = 0; i < 4; i++) {
-        callers[i] = (struct caller){.target = target, .since = i < 3 ? -1000 : -15000, .code = -1};
+        callers[i] = (struct caller){.target = target, .since = i < 3 ? -2500 : -15000, .code = -1};
         assert_int_equal(pthread_create(&callers[i].th, NULL, caller_main, &callers[i]), 0);
     }
-    usleep(300000); /* let the calls reach the handlers */
+    /* Wait until all four run in the child's handlers. */
+    size_t running = 0;
+    int64_t until = now_ms() + 10000;
+    while (running < 4 && now_ms() < until) {
+        usleep(20000);
+        assert_int_equal(list_programs_call(c, 4, 5000, &running, &err), 0);
+    }
+    assert_int_equal(running, 4);
     assert_int_equal(kill(pid, SIGTERM), 0);
 
     /* Health flips before the stream ends. */
