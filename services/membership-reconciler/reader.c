@@ -1,0 +1,480 @@
+/*
+ * Reads both sides of a pair into the people input the core matches (SPEC
+ * C3, C5): every program member and campaign member, the Marketo leads of the
+ * program members, the Salesforce Leads/Contacts of the campaign members, and
+ * then only the counterparts the matching can need that are not already
+ * known: Salesforce people linked to or sharing an email with a Marketo
+ * member, and Marketo leads linked to or sharing an email with a campaign
+ * member. A full read every cycle: it also sees deletions on both sides.
+ *
+ * The connector replies are kept in a bag for as long as the core borrows
+ * their strings.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hmap.h"
+#include "recon_svc.h"
+
+#define ID_CHUNK 1000            /* ids or emails per lookup call */
+#define STREAM_TIMEOUT_MS 600000 /* a 100,000-member read takes a while */
+
+/* A set of strings; copies are owned. */
+typedef struct {
+    hmap map;
+    char **own;
+    size_t n, cap;
+} strset;
+
+static int strset_init(strset *s, size_t expected)
+{
+    memset(s, 0, sizeof *s);
+    return hmap_init(&s->map, expected ? expected : 16);
+}
+
+static void strset_free(strset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->own[i]);
+    free(s->own);
+    hmap_free(&s->map);
+}
+
+static bool strset_has(const strset *s, const char *v)
+{
+    uint32_t x;
+    return v && v[0] && hmap_get(&s->map, v, strlen(v), &x);
+}
+
+/* 1 when added, 0 when present or empty, -1 out of memory. */
+static int strset_add(strset *s, const char *v)
+{
+    if (!v || !v[0] || strset_has(s, v))
+        return 0;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 64;
+        char **o = realloc(s->own, cap * sizeof *o);
+        if (!o)
+            return -1;
+        s->own = o;
+        s->cap = cap;
+    }
+    char *c = strdup(v);
+    if (!c)
+        return -1;
+    s->own[s->n++] = c;
+    return hmap_put(&s->map, c, strlen(c), 0, NULL) < 0 ? -1 : 1;
+}
+
+static int add_email(strset *s, const char *email)
+{
+    char norm[PEOPLE_MAX_TEXT];
+    if (!people_normalize_email(email, norm, sizeof norm))
+        return 0;
+    return strset_add(s, norm);
+}
+
+static bool has_email(const strset *s, const char *email)
+{
+    char norm[PEOPLE_MAX_TEXT];
+    return people_normalize_email(email, norm, sizeof norm) && strset_has(s, norm);
+}
+
+typedef struct {
+    void **v;
+    size_t n, cap;
+} ptrvec;
+
+static int ptrvec_push(ptrvec *p, void *x)
+{
+    if (p->n == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 64;
+        void **v = realloc(p->v, cap * sizeof *v);
+        if (!v)
+            return -1;
+        p->v = v;
+        p->cap = cap;
+    }
+    p->v[p->n++] = x;
+    return 0;
+}
+
+typedef struct {
+    rc_svc *s;
+    rpc_call *parent;
+    rc_read *out;
+    ptrvec mk_members; /* Campsync__V1__ProgramMember* */
+    ptrvec sf_members; /* Campsync__V1__CampaignMember* */
+    ptrvec leads;      /* Campsync__V1__Lead* (may repeat) */
+    ptrvec people;     /* Campsync__V1__Person* (may repeat) */
+    hmap lead_ids;     /* Marketo lead ids known (8-byte keys into the messages) */
+    strset sf_ids;     /* Salesforce person ids known */
+    strset sf_emails;  /* normalized emails of known Salesforce people */
+    strset mk_emails;  /* normalized emails of known Marketo leads */
+    strset mk_links;   /* sfdc ids Marketo leads are linked to */
+} reader;
+
+static int oom(rc_err *err)
+{
+    return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory reading the pair");
+}
+
+static int stream_all(reader *r, bool mkto, const ProtobufCMessage *rq, rc_err *err)
+{
+    rc_svc *s = r->s;
+    rpc_error e = {0};
+    rpc_call_opts o = {.parent = r->parent, .timeout_ms = STREAM_TIMEOUT_MS};
+    rpc_stream *st = NULL;
+    const char *method = mkto ? "StreamProgramMembers" : "StreamCampaignMembers";
+    int rc = rpc_stream_open(mkto ? s->mkto : s->sf,
+                             mkto ? &campsync__v1__marketo_connector__descriptor
+                                  : &campsync__v1__salesforce_connector__descriptor,
+                             method, rq, &o, &st, &e);
+    if (rc != 0)
+        return rc_fail(err, rc, "%s connector %s: %s", mkto ? "marketo" : "salesforce", method,
+                       e.message);
+    for (;;) {
+        ProtobufCMessage *m = NULL;
+        int n = rpc_stream_next(st, &m, &e);
+        if (n == 0)
+            break;
+        if (n < 0) {
+            rpc_stream_close(st);
+            return rc_fail(err, e.code ? e.code : GRPC_STATUS_UNAVAILABLE, "%s connector %s: %s",
+                           mkto ? "marketo" : "salesforce", method, e.message);
+        }
+        if (rc_bag_add(&r->out->bag, m) != 0) {
+            rpc_stream_close(st);
+            return oom(err);
+        }
+        if (mkto) {
+            r->out->api_calls_mkto++;
+            const Campsync__V1__ProgramMemberPage *p = (const void *)m;
+            for (size_t i = 0; i < p->n_members; i++)
+                if (ptrvec_push(&r->mk_members, p->members[i]) != 0) {
+                    rpc_stream_close(st);
+                    return oom(err);
+                }
+        } else {
+            r->out->api_calls_sf++;
+            const Campsync__V1__CampaignMemberPage *p = (const void *)m;
+            for (size_t i = 0; i < p->n_members; i++)
+                if (!p->members[i]->is_deleted && ptrvec_push(&r->sf_members, p->members[i]) != 0) {
+                    rpc_stream_close(st);
+                    return oom(err);
+                }
+        }
+    }
+    rpc_stream_close(st);
+    return 0;
+}
+
+static int take_leads(reader *r, ProtobufCMessage *m, rc_err *err)
+{
+    if (rc_bag_add(&r->out->bag, m) != 0)
+        return oom(err);
+    r->out->api_calls_mkto++;
+    const Campsync__V1__GetLeadsResponse *l = (const void *)m;
+    for (size_t i = 0; i < l->n_leads; i++) {
+        Campsync__V1__Lead *ld = l->leads[i];
+        if (ld->id <= 0 || hmap_get(&r->lead_ids, &ld->id, sizeof ld->id, &(uint32_t){0}))
+            continue;
+        if (hmap_put(&r->lead_ids, &ld->id, sizeof ld->id, 0, NULL) < 0 ||
+            ptrvec_push(&r->leads, ld) != 0 || add_email(&r->mk_emails, ld->email) < 0 ||
+            strset_add(&r->mk_links, ld->sfdc_lead_id) < 0 ||
+            strset_add(&r->mk_links, ld->sfdc_contact_id) < 0)
+            return oom(err);
+    }
+    return 0;
+}
+
+static int take_people(reader *r, ProtobufCMessage *m, rc_err *err)
+{
+    if (rc_bag_add(&r->out->bag, m) != 0)
+        return oom(err);
+    r->out->api_calls_sf++;
+    const Campsync__V1__PersonList *l = (const void *)m;
+    for (size_t i = 0; i < l->n_people; i++) {
+        Campsync__V1__Person *p = l->people[i];
+        if (!p->id || !p->id[0] || strset_has(&r->sf_ids, p->id))
+            continue;
+        if (strset_add(&r->sf_ids, p->id) < 0 || ptrvec_push(&r->people, p) != 0 ||
+            add_email(&r->sf_emails, p->email) < 0)
+            return oom(err);
+    }
+    return 0;
+}
+
+typedef enum { Q_IDS, Q_EMAILS, Q_SFDC_LEAD, Q_SFDC_CONTACT } qkind;
+
+/* Marketo GetLeads in chunks. */
+static int mk_lookup(reader *r, qkind k, const int64_t *ids, char **strs, size_t n, rc_err *err)
+{
+    for (size_t off = 0; off < n; off += ID_CHUNK) {
+        size_t len = n - off < ID_CHUNK ? n - off : ID_CHUNK;
+        Campsync__V1__GetLeadsRequest rq = CAMPSYNC__V1__GET_LEADS_REQUEST__INIT;
+        if (k == Q_IDS) {
+            rq.ids = (int64_t *)ids + off;
+            rq.n_ids = len;
+        } else if (k == Q_EMAILS) {
+            rq.emails = strs + off;
+            rq.n_emails = len;
+        } else if (k == Q_SFDC_LEAD) {
+            rq.sfdc_lead_ids = strs + off;
+            rq.n_sfdc_lead_ids = len;
+        } else {
+            rq.sfdc_contact_ids = strs + off;
+            rq.n_sfdc_contact_ids = len;
+        }
+        ProtobufCMessage *m = NULL;
+        if (rc_mkto_call(r->s, r->parent, "GetLeads", &rq.base, &m, err) != 0 ||
+            take_leads(r, m, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Salesforce GetLeads or GetContacts in chunks. */
+static int sf_lookup(reader *r, bool contacts, bool by_email, char **strs, size_t n, rc_err *err)
+{
+    for (size_t off = 0; off < n; off += ID_CHUNK) {
+        size_t len = n - off < ID_CHUNK ? n - off : ID_CHUNK;
+        Campsync__V1__GetPeopleRequest rq = CAMPSYNC__V1__GET_PEOPLE_REQUEST__INIT;
+        if (by_email) {
+            rq.emails = strs + off;
+            rq.n_emails = len;
+        } else {
+            rq.ids = strs + off;
+            rq.n_ids = len;
+        }
+        ProtobufCMessage *m = NULL;
+        if (rc_sf_call(r->s, r->parent, contacts ? "GetContacts" : "GetLeads", &rq.base, &m, err) !=
+                0 ||
+            take_people(r, m, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool is_contact_id(const char *id)
+{
+    return id && strncmp(id, "003", 3) == 0;
+}
+
+/* Collects strings (borrowed) into a vector, at most once each. */
+typedef struct {
+    ptrvec v;
+    strset seen;
+} strlist;
+
+static int strlist_add(strlist *l, const char *s)
+{
+    int rc = strset_add(&l->seen, s);
+    if (rc <= 0)
+        return rc;
+    return ptrvec_push(&l->v, l->seen.own[l->seen.n - 1]);
+}
+
+static void strlist_free(strlist *l)
+{
+    free(l->v.v);
+    strset_free(&l->seen);
+}
+
+static int read_members(reader *r, const rc_pair *p, rc_err *err)
+{
+    Campsync__V1__StreamProgramMembersRequest mq =
+        CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
+    mq.program_id = p->program_id;
+    if (stream_all(r, true, &mq.base, err) != 0)
+        return -1;
+    Campsync__V1__StreamCampaignMembersRequest sq =
+        CAMPSYNC__V1__STREAM_CAMPAIGN_MEMBERS_REQUEST__INIT;
+    sq.campaign_id = (char *)p->campaign_id;
+    return stream_all(r, false, &sq.base, err);
+}
+
+static int read_people(reader *r, rc_err *err)
+{
+    int rc = -1;
+    int64_t *ids = malloc((r->mk_members.n + 1) * sizeof *ids);
+    strlist sf_leads = {0}, sf_contacts = {0}, emails = {0}, links_l = {0}, links_c = {0};
+    if (!ids || strset_init(&sf_leads.seen, 64) || strset_init(&sf_contacts.seen, 64) ||
+        strset_init(&emails.seen, 64) || strset_init(&links_l.seen, 64) ||
+        strset_init(&links_c.seen, 64)) {
+        oom(err);
+        goto out;
+    }
+    /* The program members' leads and the campaign members' people. */
+    for (size_t i = 0; i < r->mk_members.n; i++)
+        ids[i] = ((Campsync__V1__ProgramMember *)r->mk_members.v[i])->lead_id;
+    if (mk_lookup(r, Q_IDS, ids, NULL, r->mk_members.n, err) != 0)
+        goto out;
+    for (size_t i = 0; i < r->sf_members.n; i++) {
+        const Campsync__V1__CampaignMember *cm = r->sf_members.v[i];
+        int a = cm->contact_id && cm->contact_id[0] ? strlist_add(&sf_contacts, cm->contact_id)
+                                                    : strlist_add(&sf_leads, cm->lead_id);
+        if (a < 0) {
+            oom(err);
+            goto out;
+        }
+    }
+    if (sf_lookup(r, false, false, (char **)sf_leads.v.v, sf_leads.v.n, err) != 0 ||
+        sf_lookup(r, true, false, (char **)sf_contacts.v.v, sf_contacts.v.n, err) != 0)
+        goto out;
+
+    /* Salesforce counterparts of the Marketo leads: by link, else by email. */
+    strlist_free(&sf_leads);
+    strlist_free(&sf_contacts);
+    memset(&sf_leads, 0, sizeof sf_leads);
+    memset(&sf_contacts, 0, sizeof sf_contacts);
+    if (strset_init(&sf_leads.seen, 64) || strset_init(&sf_contacts.seen, 64)) {
+        oom(err);
+        goto out;
+    }
+    size_t n_leads = r->leads.n;
+    for (size_t i = 0; i < n_leads; i++) {
+        const Campsync__V1__Lead *ld = r->leads.v[i];
+        bool linked = false;
+        const char *links[] = {ld->sfdc_contact_id, ld->sfdc_lead_id};
+        for (int k = 0; k < 2; k++) {
+            if (!links[k] || !links[k][0])
+                continue;
+            linked = true;
+            if (!strset_has(&r->sf_ids, links[k]) &&
+                strlist_add(is_contact_id(links[k]) ? &sf_contacts : &sf_leads, links[k]) < 0) {
+                oom(err);
+                goto out;
+            }
+        }
+        if (!linked && !has_email(&r->sf_emails, ld->email) &&
+            add_email(&emails.seen, ld->email) > 0 &&
+            ptrvec_push(&emails.v, emails.seen.own[emails.seen.n - 1]) != 0) {
+            oom(err);
+            goto out;
+        }
+    }
+    if (sf_lookup(r, false, false, (char **)sf_leads.v.v, sf_leads.v.n, err) != 0 ||
+        sf_lookup(r, true, false, (char **)sf_contacts.v.v, sf_contacts.v.n, err) != 0 ||
+        sf_lookup(r, true, true, (char **)emails.v.v, emails.v.n, err) != 0 ||
+        sf_lookup(r, false, true, (char **)emails.v.v, emails.v.n, err) != 0)
+        goto out;
+
+    /* Marketo counterparts of the campaign members' people: by link, else by
+     * email. */
+    strlist_free(&emails);
+    memset(&emails, 0, sizeof emails);
+    if (strset_init(&emails.seen, 64)) {
+        oom(err);
+        goto out;
+    }
+    for (size_t i = 0; i < r->sf_members.n; i++) {
+        const Campsync__V1__CampaignMember *cm = r->sf_members.v[i];
+        const char *pid = cm->contact_id && cm->contact_id[0] ? cm->contact_id : cm->lead_id;
+        if (!pid || strset_has(&r->mk_links, pid))
+            continue;
+        if (strlist_add(is_contact_id(pid) ? &links_c : &links_l, pid) < 0) {
+            oom(err);
+            goto out;
+        }
+        if (!has_email(&r->mk_emails, cm->email) && add_email(&emails.seen, cm->email) > 0 &&
+            ptrvec_push(&emails.v, emails.seen.own[emails.seen.n - 1]) != 0) {
+            oom(err);
+            goto out;
+        }
+    }
+    if (mk_lookup(r, Q_SFDC_LEAD, NULL, (char **)links_l.v.v, links_l.v.n, err) != 0 ||
+        mk_lookup(r, Q_SFDC_CONTACT, NULL, (char **)links_c.v.v, links_c.v.n, err) != 0 ||
+        mk_lookup(r, Q_EMAILS, NULL, (char **)emails.v.v, emails.v.n, err) != 0)
+        goto out;
+    rc = 0;
+out:
+    free(ids);
+    strlist_free(&sf_leads);
+    strlist_free(&sf_contacts);
+    strlist_free(&emails);
+    strlist_free(&links_l);
+    strlist_free(&links_c);
+    return rc;
+}
+
+static int build_input(reader *r, rc_err *err)
+{
+    rc_read *o = r->out;
+    o->leads = calloc(r->leads.n + 1, sizeof *o->leads);
+    o->sf_people = calloc(r->people.n + 1, sizeof *o->sf_people);
+    o->mkto_members = calloc(r->mk_members.n + 1, sizeof *o->mkto_members);
+    o->sf_members = calloc(r->sf_members.n + 1, sizeof *o->sf_members);
+    if (!o->leads || !o->sf_people || !o->mkto_members || !o->sf_members)
+        return oom(err);
+    for (size_t i = 0; i < r->leads.n; i++) {
+        const Campsync__V1__Lead *l = r->leads.v[i];
+        o->leads[i] =
+            (people_mkto_lead){l->id,      l->email,        l->first_name,     l->last_name,
+                               l->company, l->sfdc_lead_id, l->sfdc_contact_id};
+    }
+    for (size_t i = 0; i < r->people.n; i++) {
+        const Campsync__V1__Person *p = r->people.v[i];
+        o->sf_people[i] = (people_sf_person){
+            .id = p->id,
+            .kind = strcmp(p->kind, "Contact") == 0 ? PEOPLE_SF_CONTACT : PEOPLE_SF_LEAD,
+            .email = p->email,
+            .first_name = p->first_name,
+            .last_name = p->last_name,
+            .company = p->company,
+            .is_converted = p->is_converted,
+            .converted_contact_id = p->converted_contact_id};
+    }
+    for (size_t i = 0; i < r->mk_members.n; i++) {
+        const Campsync__V1__ProgramMember *m = r->mk_members.v[i];
+        o->mkto_members[i] = (people_mkto_member){m->lead_id, m->status_name, m->updated_at_ms};
+    }
+    for (size_t i = 0; i < r->sf_members.n; i++) {
+        const Campsync__V1__CampaignMember *m = r->sf_members.v[i];
+        o->sf_members[i] = (people_sf_member){
+            m->id, m->contact_id && m->contact_id[0] ? m->contact_id : m->lead_id, m->email,
+            m->status, m->last_modified_ms};
+    }
+    o->people = (people_input){o->leads,        r->leads.n,      o->sf_people,  r->people.n,
+                               o->mkto_members, r->mk_members.n, o->sf_members, r->sf_members.n};
+    return 0;
+}
+
+int rc_read_pair(rc_svc *s, rpc_call *parent, const rc_pair *p, rc_read *out, rc_err *err)
+{
+    memset(out, 0, sizeof *out);
+    reader r = {.s = s, .parent = parent, .out = out};
+    int rc = -1;
+    if (hmap_init(&r.lead_ids, 1024) || strset_init(&r.sf_ids, 1024) ||
+        strset_init(&r.sf_emails, 1024) || strset_init(&r.mk_emails, 1024) ||
+        strset_init(&r.mk_links, 1024)) {
+        oom(err);
+        goto out;
+    }
+    if (read_members(&r, p, err) == 0 && read_people(&r, err) == 0 && build_input(&r, err) == 0)
+        rc = 0;
+out:
+    free(r.mk_members.v);
+    free(r.sf_members.v);
+    free(r.leads.v);
+    free(r.people.v);
+    hmap_free(&r.lead_ids);
+    strset_free(&r.sf_ids);
+    strset_free(&r.sf_emails);
+    strset_free(&r.mk_emails);
+    strset_free(&r.mk_links);
+    if (rc != 0)
+        rc_read_free(out);
+    return rc;
+}
+
+void rc_read_free(rc_read *r)
+{
+    free(r->leads);
+    free(r->sf_people);
+    free(r->mkto_members);
+    free(r->sf_members);
+    rc_bag_free(&r->bag);
+    memset(r, 0, sizeof *r);
+}
