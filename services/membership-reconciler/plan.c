@@ -300,11 +300,12 @@ static int plan_row(builder *b, const people_row *r)
 
     /* A change made in Salesforce is an event of its own (C8), whether it is
      * carried to Marketo, converges, or loses a conflict. */
+    int32_t seen_ev = -1;
     if (in.base.kind != MERGE_BASE_UNKNOWN && d->sf_change != MERGE_CHANGE_NONE) {
         merge_op seen = d->sf_change == MERGE_CHANGE_ADDED     ? MERGE_OP_ADD
                         : d->sf_change == MERGE_CHANGE_REMOVED ? MERGE_OP_REMOVE
                                                                : MERGE_OP_STATUS;
-        add_event(b, mi, event_of(seen), -1, in.base.status, in.sf.status, "salesforce");
+        seen_ev = add_event(b, mi, event_of(seen), -1, in.base.status, in.sf.status, "salesforce");
     }
     bool creates = (d->sf_op == MERGE_OP_ADD && !m->sf_person_id) ||
                    (d->mkto_op == MERGE_OP_ADD && !m->lead_id);
@@ -322,7 +323,11 @@ static int plan_row(builder *b, const people_row *r)
         int32_t dep = -1;
         if (d->mkto_op == MERGE_OP_ADD && !m->lead_id)
             dep = add_item(b, mi, MERGE_SIDE_MARKETO, PLAN_CREATE_PERSON, -1, -1, -1);
-        add_item(b, mi, MERGE_SIDE_MARKETO, action_of(d->mkto_op), dep, in.mkto.status, d->mkto_to);
+        int32_t it = add_item(b, mi, MERGE_SIDE_MARKETO, action_of(d->mkto_op), dep, in.mkto.status,
+                              d->mkto_to);
+        /* A Marketo write carries a Salesforce change over: it points at the
+         * event of that change (which belongs to Salesforce, not to it). */
+        p->items[it].event = seen_ev;
     }
     return note_decision(b, mi);
 }

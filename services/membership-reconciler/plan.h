@@ -67,7 +67,10 @@ typedef struct {
     int from_status;    /* status map index before (-1 none) */
     int to_status;      /* status map index after (-1 none) */
     merge_why why;
-    int32_t event; /* the membership event this write makes, or -1 */
+    int32_t event; /* the membership event this item implies, or -1: for a
+                      Salesforce write the change it makes; for a Marketo
+                      write the Salesforce change it carries over (that
+                      event's `item` stays -1: it happened in Salesforce) */
     plan_state state;
     char dedup_key[PLAN_KEY_LEN + 1];
     char *error; /* reason given to plan_mark_failed (owned) */

@@ -434,6 +434,7 @@ static void test_plan_failed_item_keeps_base(void **state)
     assert_string_equal(smap_name(m, p->events[0].old_status), "Registered");
     assert_string_equal(smap_name(m, p->events[0].new_status), "Engaged");
     assert_string_equal(p->events[0].source, "salesforce");
+    assert_int_equal(p->items[0].event, 0); /* the Marketo write carries it over */
 
     /* Same inputs, same keys: a retried cycle dedups. */
     plan *p2 = NULL;
