@@ -1207,13 +1207,18 @@ static void sfs_label(sfs_call *c)
 
 static void sfs_data_api(sfs_call *c)
 {
-    sfs_label(c);
+    /* Calls refused before reaching an endpoint (bad version, no session)
+     * are counted as "GET data". */
+    sfs_endpoint(c, "GET data");
     if (!sfs_version_ok(c->seg[2])) {
         sfs_reply_not_found(c);
         return;
     }
     c->version = c->seg[2];
-    if (sfs_authenticate(c) != 0 || sfs_count_call(c) != 0)
+    if (sfs_authenticate(c) != 0)
+        return;
+    sfs_label(c);
+    if (sfs_count_call(c) != 0)
         return;
     const sbx_fault fault = c->req->fault;
     int is_read = sfs_method(c, "GET");

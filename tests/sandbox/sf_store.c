@@ -834,7 +834,22 @@ static int sfs_apply_input(sfs_state *st, sfs_object *obj, json_t *f, json_t *in
     return 0;
 }
 
-static int sfs_check_required(sfs_object *obj, json_t *f, sfs_err *err)
+static int sfs_input_has(json_t *input, const char *name)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(input, key, v)
+    {
+        if (strcasecmp(key, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Required fields must be filled on insert; an update only may not blank
+ * one it sets (input != NULL), so rows loaded from a dataset without them
+ * stay editable. */
+static int sfs_check_required(sfs_object *obj, json_t *f, json_t *input, sfs_err *err)
 {
     char list[256] = "";
     int missing = 0;
@@ -842,6 +857,8 @@ static int sfs_check_required(sfs_object *obj, json_t *f, sfs_err *err)
     for (int i = 0; i < obj->n_fields; i++) {
         const sfs_field *fd = &obj->fields[i];
         if (!(fd->flags & SF_F_REQUIRED) || !sfs_is_blank(json_object_get(f, fd->name)))
+            continue;
+        if (input && !sfs_input_has(input, fd->name))
             continue;
         size_t l = strlen(list);
         snprintf(list + l, sizeof list - l, "%s%s", missing ? ", " : "", fd->name);
@@ -1109,7 +1126,8 @@ int sfs_insert(sfs_state *st, sfs_object *obj, json_t *input, int64_t now_ms, co
         sfs_err_set(err, "UNKNOWN_EXCEPTION", "out of memory");
         return -1;
     }
-    if (sfs_apply_input(st, obj, f, input, 1, err) != 0 || sfs_check_required(obj, f, err) != 0 ||
+    if (sfs_apply_input(st, obj, f, input, 1, err) != 0 ||
+        sfs_check_required(obj, f, NULL, err) != 0 ||
         sfs_rules_before(st, NULL, obj, f, NULL, err) != 0) {
         json_decref(f);
         return -1;
@@ -1155,7 +1173,7 @@ int sfs_update(sfs_state *st, sfs_rec *rec, json_t *input, int64_t now_ms, const
         return -1;
     }
     if (sfs_apply_input(st, rec->obj, f, input, 0, err) != 0 ||
-        sfs_check_required(rec->obj, f, err) != 0 ||
+        sfs_check_required(rec->obj, f, input, err) != 0 ||
         sfs_rules_before(st, rec, rec->obj, f, rec->f, err) != 0) {
         json_decref(f);
         return -1;

@@ -1092,6 +1092,26 @@ static void test_bad_datasets(void **s)
             fail_msg("dataset %zu was accepted: %s", i, bad[i]);
         assert_true(strlen(err) > 0);
     }
+    /* Rows loaded without a required field stay editable (only a field an
+     * update sets may not be blank). */
+    json_t *j = json_loads("{\"integration_user\":\"005000000000001\",\"records\":{\"User\":"
+                           "[{\"Id\":\"005000000000001\",\"Username\":\"u@x.com\","
+                           "\"UserPermissionsMarketingUser\":true}]}}",
+                           0, NULL);
+    char err0[256] = "";
+    org = sbx_salesforce_ops.create(j, 1, err0, sizeof err0);
+    json_decref(j);
+    assert_non_null(org);
+    json_t *out = NULL;
+    assert_int_equal(admin("set_marketing_user", "{\"value\":false}", &out), 200);
+    json_decref(out);
+    assert_int_equal(
+        admin("update", "{\"id\":\"005000000000001\",\"fields\":{\"LastName\":\"\"}}", &out), 400);
+    assert_string_equal(json_string_value(json_object_get(out, "errorCode")),
+                        "REQUIRED_FIELD_MISSING");
+    json_decref(out);
+    sbx_salesforce_ops.destroy(org);
+    org = NULL;
     /* An empty section is a valid empty org with a generated API user. */
     char err[256] = "";
     void *st = sbx_salesforce_ops.create(NULL, 1, err, sizeof err);
