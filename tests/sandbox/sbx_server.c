@@ -19,6 +19,7 @@
 #include "log/log.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -28,7 +29,6 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 enum {
     FK_NONE = 0,
@@ -339,8 +339,12 @@ static enum MHD_Result serve_vendor(struct sbx_server *s, int which, req_ctx *c,
         return MHD_NO;
     }
     atomic_fetch_add(&v->inflight, 1);
-    if (fault == FK_LATENCY && v->latency_ms > 0)
-        usleep((useconds_t)(v->latency_ms * 1000));
+    if (fault == FK_LATENCY && v->latency_ms > 0) {
+        struct timespec ts = {.tv_sec = v->latency_ms / 1000,
+                              .tv_nsec = (long)(v->latency_ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
 
     const char *ctype = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "Content-Type");
     c->form_body = ctype && strncasecmp(ctype, "application/x-www-form-urlencoded", 33) == 0;
