@@ -458,28 +458,6 @@ int sbx_imap_get(const sbx_imap *m, int64_t key, int64_t *val)
     return 0;
 }
 
-void sbx_imap_del(sbx_imap *m, int64_t key)
-{
-    if (!m->cap)
-        return;
-    size_t j = mix64((uint64_t)key) & (m->cap - 1);
-    while (m->keys[j] != INT64_MIN && m->keys[j] != key)
-        j = (j + 1) & (m->cap - 1);
-    if (m->keys[j] == INT64_MIN)
-        return;
-    m->keys[j] = INT64_MIN;
-    m->n--;
-    /* Re-insert the rest of the cluster so probing still finds them. */
-    size_t k = (j + 1) & (m->cap - 1);
-    while (m->keys[k] != INT64_MIN) {
-        int64_t kk = m->keys[k], vv = m->vals[k];
-        m->keys[k] = INT64_MIN;
-        m->n--;
-        sbx_imap_put(m, kk, vv);
-        k = (k + 1) & (m->cap - 1);
-    }
-}
-
 /* ---- string map ---- */
 
 static uint64_t hash_str(const char *s)

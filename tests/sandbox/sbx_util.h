@@ -33,8 +33,6 @@ void sbx_imap_free(sbx_imap *m);
 int sbx_imap_put(sbx_imap *m, int64_t key, int64_t val);
 /* 1 and *val when found, else 0. */
 int sbx_imap_get(const sbx_imap *m, int64_t key, int64_t *val);
-/* Removes key if present. */
-void sbx_imap_del(sbx_imap *m, int64_t key);
 
 /* Open-addressing map string -> int64; keys are copied. */
 typedef struct {
