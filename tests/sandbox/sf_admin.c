@@ -168,15 +168,16 @@ int sfs_admin_action(sfs_state *st, const char *action, json_t *body, int64_t no
         *out = json_pack("{s:i}", "expired", n);
         return 200;
     }
-    if (strcmp(action, "set_api_usage") == 0) {
+    if (strcmp(action, "set_api_usage") == 0 || strcmp(action, "limits") == 0) {
+        /* {"daily_api": N, "used": N, "reset_usage": true} */
         json_t *used = json_object_get(body, "used"), *max = json_object_get(body, "daily_api");
         if ((used && !json_is_integer(used)) || (max && !json_is_integer(max)))
             return sfs_admin_error(out, 400, "INVALID_INPUT",
                                    "used and daily_api must be integers");
         if (max && json_integer_value(max) > 0)
             st->daily_limit = (long)json_integer_value(max);
-        if (used) {
-            st->api_used = (long)json_integer_value(used);
+        if (used || json_is_true(json_object_get(body, "reset_usage"))) {
+            st->api_used = used ? (long)json_integer_value(used) : 0;
             st->api_day = now_ms / 86400000LL;
         }
         *out = json_pack("{s:I,s:I}", "used", (json_int_t)st->api_used, "max",
@@ -262,7 +263,8 @@ int sfs_admin_action(sfs_state *st, const char *action, json_t *body, int64_t no
         return sfs_admin_convert_lead(st, body, now_ms, user, out);
     char msg[200];
     snprintf(msg, sizeof msg,
-             "unknown action '%s' (state, expire_tokens, set_api_usage, create, update, delete, "
+             "unknown action '%s' (state, expire_tokens, limits, set_api_usage, create, update, "
+             "delete, "
              "add_member, remove_member, set_member_status, set_marketing_user, convert_lead)",
              action);
     return sfs_admin_error(out, 404, "NOT_FOUND", msg);

@@ -40,6 +40,20 @@ typedef struct {
 
 /* ---- responses ---- */
 
+/* Sets a JSON answer (takes the reference). Doubles are written with 15
+ * significant digits, as Salesforce writes them (0.4, not 0.40000000000000002),
+ * and text stays UTF-8. */
+static void sfs_respond(sbx_response *resp, int status, json_t *j)
+{
+    char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(j);
+    free(resp->body);
+    resp->status = status;
+    resp->body = text ? text : strdup("[]");
+    resp->body_len = resp->body ? strlen(resp->body) : 0;
+    snprintf(resp->content_type, sizeof resp->content_type, "%s", "application/json;charset=UTF-8");
+}
+
 static json_t *sfs_errors_json(const sfs_err *err, const char *code_key)
 {
     json_t *fields = json_array();
@@ -51,7 +65,7 @@ static json_t *sfs_errors_json(const sfs_err *err, const char *code_key)
 
 static void sfs_reply_error(sfs_call *c, int status, const char *code, const char *message)
 {
-    sbx_respond_json(c->resp, status, sfs_error_array(code, message));
+    sfs_respond(c->resp, status, sfs_error_array(code, message));
 }
 
 /* Single-record errors: [{"message","errorCode","fields"}]. */
@@ -64,7 +78,7 @@ static void sfs_reply_record_error(sfs_call *c, int status, const sfs_err *err)
                   json_object_get(e, "errorCode"), "fields", json_object_get(e, "fields"));
     json_decref(e);
     json_array_append_new(arr, ordered);
-    sbx_respond_json(c->resp, status, arr);
+    sfs_respond(c->resp, status, arr);
 }
 
 static void sfs_reply_not_found(sfs_call *c)
@@ -125,8 +139,8 @@ static void sfs_instance_url(const sfs_call *c, char *out, size_t len)
 
 static void sfs_oauth_error(sfs_call *c, const char *error, const char *description)
 {
-    sbx_respond_json(c->resp, 400,
-                     json_pack("{s:s,s:s}", "error", error, "error_description", description));
+    sfs_respond(c->resp, 400,
+                json_pack("{s:s,s:s}", "error", error, "error_description", description));
 }
 
 static uint64_t sfs_rand(sfs_state *st)
@@ -253,10 +267,10 @@ static void sfs_oauth_token(sfs_call *c)
     uint8_t mac[32];
     sfs_hmac_sha256(st->client_secret, strlen(st->client_secret), signed_text, (size_t)sl, mac);
     char *sig = sfs_base64_encode(mac, sizeof mac);
-    sbx_respond_json(c->resp, 200,
-                     json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "access_token", token, "signature",
-                               sig ? sig : "", "instance_url", base, "id", id_url, "token_type",
-                               "Bearer", "issued_at", issued));
+    sfs_respond(c->resp, 200,
+                json_pack("{s:s,s:s,s:s,s:s,s:s,s:s}", "access_token", token, "signature",
+                          sig ? sig : "", "instance_url", base, "id", id_url, "token_type",
+                          "Bearer", "issued_at", issued));
     free(sig);
 }
 
@@ -325,7 +339,7 @@ static void sfs_identity(sfs_call *c)
                                                : json_null(),
         "urls", "rest", rest, "sobjects", rest, "sobjects/", "query", rest, "query/", "limits",
         rest, "limits/");
-    sbx_respond_json(c->resp, 200, j);
+    sfs_respond(c->resp, 200, j);
 }
 
 /* ---- limits and faults ---- */
@@ -535,7 +549,7 @@ static void sfs_sobject_row(sfs_call *c, sfs_object *obj, const char *id_text)
         const char *fields = sfs_arg(c, "fields");
         if (fields && sfs_check_field_list(c, obj, fields) != 0)
             return;
-        sbx_respond_json(c->resp, 200, sfs_record_json(c, r, fields));
+        sfs_respond(c->resp, 200, sfs_record_json(c, r, fields));
         return;
     }
     int is_patch = sfs_method(c, "PATCH"), is_delete = sfs_method(c, "DELETE");
@@ -630,7 +644,7 @@ static void sfs_sobject_upsert(sfs_call *c, sfs_object *obj, const char *field, 
         sfs_reply_record_error(c, strcmp(err.code, "NOT_FOUND") == 0 ? 404 : 400, &err);
         return;
     }
-    sbx_respond_json(
+    sfs_respond(
         c->resp, created ? 201 : 200,
         json_pack("{s:s,s:b,s:[],s:b}", "id", r->id, "success", 1, "errors", "created", created));
 }
@@ -660,8 +674,7 @@ static void sfs_sobject_create(sfs_call *c, sfs_object *obj)
         sfs_reply_record_error(c, 400, &err);
         return;
     }
-    sbx_respond_json(c->resp, 201,
-                     json_pack("{s:s,s:b,s:[]}", "id", r->id, "success", 1, "errors"));
+    sfs_respond(c->resp, 201, json_pack("{s:s,s:b,s:[]}", "id", r->id, "success", 1, "errors"));
 }
 
 static const char *sfs_type_name(sfs_type t)
@@ -718,10 +731,10 @@ static void sfs_describe(sfs_call *c, sfs_object *obj)
             json_object_set_new(fd, "relationshipName", json_null());
         json_array_append_new(fields, fd);
     }
-    sbx_respond_json(c->resp, 200,
-                     json_pack("{s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:o}", "name", obj->name, "keyPrefix",
-                               obj->prefix, "custom", obj->custom, "queryable", 1, "createable", 1,
-                               "updateable", 1, "deletable", 1, "fields", fields));
+    sfs_respond(c->resp, 200,
+                json_pack("{s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:o}", "name", obj->name, "keyPrefix",
+                          obj->prefix, "custom", obj->custom, "queryable", 1, "createable", 1,
+                          "updateable", 1, "deletable", 1, "fields", fields));
 }
 
 static void sfs_describe_global(sfs_call *c)
@@ -744,7 +757,7 @@ static void sfs_describe_global(sfs_call *c)
                 json_sprintf("/services/data/%s/sobjects/%s", c->version, obj->name), "describe",
                 json_sprintf("/services/data/%s/sobjects/%s/describe", c->version, obj->name)));
     }
-    sbx_respond_json(
+    sfs_respond(
         c->resp, 200,
         json_pack("{s:s,s:i,s:o}", "encoding", "UTF-8", "maxBatchSize", 200, "sobjects", list));
 }
@@ -880,7 +893,7 @@ static void sfs_collection_create(sfs_call *c)
     }
     sfs_all_or_none_finish(c, aon, failed, 0, results);
     json_decref(body);
-    sbx_respond_json(c->resp, 200, results);
+    sfs_respond(c->resp, 200, results);
 }
 
 static sfs_rec *sfs_lookup_for_write(sfs_call *c, const char *id, sfs_object *want, sfs_err *err)
@@ -958,7 +971,7 @@ static void sfs_collection_update(sfs_call *c)
     sfs_map_free(&seen);
     sfs_all_or_none_finish(c, aon, failed, 1, results);
     json_decref(body);
-    sbx_respond_json(c->resp, 200, results);
+    sfs_respond(c->resp, 200, results);
 }
 
 static void sfs_collection_delete(sfs_call *c)
@@ -1006,7 +1019,7 @@ static void sfs_collection_delete(sfs_call *c)
     }
     sfs_all_or_none_finish(c, aon, failed, 1, results);
     json_decref(list);
-    sbx_respond_json(c->resp, 200, results);
+    sfs_respond(c->resp, 200, results);
 }
 
 static void sfs_collection_upsert(sfs_call *c, sfs_object *obj, const char *field)
@@ -1086,7 +1099,7 @@ static void sfs_collection_upsert(sfs_call *c, sfs_object *obj, const char *fiel
     }
     sfs_all_or_none_finish(c, aon, failed, 0, results);
     json_decref(body);
-    sbx_respond_json(c->resp, 200, results);
+    sfs_respond(c->resp, 200, results);
 }
 
 static void sfs_collection_retrieve(sfs_call *c, sfs_object *obj)
@@ -1125,7 +1138,7 @@ static void sfs_collection_retrieve(sfs_call *c, sfs_object *obj)
                         "record limit reached. cannot submit more than 200 records into this call");
         return;
     }
-    sbx_respond_json(c->resp, 200, out);
+    sfs_respond(c->resp, 200, out);
 }
 
 /* ---- query ---- */
@@ -1235,15 +1248,15 @@ static void sfs_data_api(sfs_call *c)
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             json_object_set_new(res, names[i],
                                 json_sprintf("/services/data/%s/%s", c->version, names[i]));
-        sbx_respond_json(c->resp, 200, res);
+        sfs_respond(c->resp, 200, res);
         return;
     }
     if (strcmp(r, "limits") == 0 && n == 4) {
         sfs_endpoint(c, "GET limits");
-        sbx_respond_json(c->resp, 200,
-                         json_pack("{s:{s:I,s:I}}", "DailyApiRequests", "Max",
-                                   (json_int_t)c->st->daily_limit, "Remaining",
-                                   (json_int_t)(c->st->daily_limit - c->st->api_used)));
+        sfs_respond(c->resp, 200,
+                    json_pack("{s:{s:I,s:I}}", "DailyApiRequests", "Max",
+                              (json_int_t)c->st->daily_limit, "Remaining",
+                              (json_int_t)(c->st->daily_limit - c->st->api_used)));
         return;
     }
     if ((strcmp(r, "query") == 0 || strcmp(r, "queryAll") == 0) && n <= 5) {
@@ -1333,9 +1346,9 @@ static void sfs_route(sfs_call *c)
         sfs_identity(c);
     } else if (n == 2 && strcmp(s[0], "services") == 0 && strcmp(s[1], "data") == 0) {
         sfs_endpoint(c, "GET versions");
-        sbx_respond_json(c->resp, 200,
-                         json_pack("[{s:s,s:s,s:s}]", "label", "Spring '24", "url",
-                                   "/services/data/v60.0", "version", "60.0"));
+        sfs_respond(c->resp, 200,
+                    json_pack("[{s:s,s:s,s:s}]", "label", "Spring '24", "url",
+                              "/services/data/v60.0", "version", "60.0"));
     } else if (n >= 3 && strcmp(s[0], "services") == 0 && strcmp(s[1], "data") == 0) {
         sfs_data_api(c);
     } else {

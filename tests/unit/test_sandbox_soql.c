@@ -425,6 +425,19 @@ static void test_eval_projection(void **state)
     assert_string_equal(second, "Id");
     json_decref(b);
 
+    /* Numbers as Salesforce writes them; text escaped as JSON. */
+    char *text = NULL;
+    assert_int_equal(sfs_query_run(st, "SELECT ActualCost, Name FROM Campaign", 0, "v60.0", 2000,
+                                   "005000000000001AAA", 1000, &text),
+                     200);
+    assert_non_null(strstr(text, "\"ActualCost\":1500.5,\"Name\":\"Webinar\""));
+    free(text);
+    assert_int_equal(sfs_query_run(st, "SELECT LastName FROM Lead WHERE LastName LIKE 'O%'", 0,
+                                   "v60.0", 2000, "005000000000001AAA", 1000, &text),
+                     200);
+    assert_non_null(strstr(text, "\"LastName\":\"O'Brien\""));
+    free(text);
+
     b = run(st, "SELECT COUNT() FROM Lead WHERE Email != null", 0, 200);
     assert_int_equal(json_integer_value(json_object_get(b, "totalSize")), 2);
     assert_int_equal(json_array_size(json_object_get(b, "records")), 0);
