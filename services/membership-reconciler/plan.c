@@ -59,7 +59,7 @@ static const char *st(const plan *p, int idx)
     return smap_name(p->statuses, idx);
 }
 
-static void person_text(const plan_member *m, char *buf, size_t cap)
+void plan_person_text(const plan_member *m, char *buf, size_t cap)
 {
     if (m->lead_id && m->sf_person_id)
         snprintf(buf, cap, "Marketo lead %lld / Salesforce %s", (long long)m->lead_id,
@@ -171,7 +171,7 @@ static int note_decision(builder *b, uint32_t mi)
     plan_member *m = &p->members[mi];
     const merge_decision *d = &m->decision;
     char who[128], s1[160], s2[160], s3[160];
-    person_text(m, who, sizeof who);
+    plan_person_text(m, who, sizeof who);
     sbuf sb = {0};
     if (d->conflict) {
         const char *base = m->in.base.kind == MERGE_BASE_PRESENT

@@ -218,6 +218,10 @@ typedef struct {
  * RECON_EINVAL for an item that creates nothing. */
 int plan_create_fields(const plan *p, size_t item, plan_person_fields *out, recon_err *err);
 
+/* "Marketo lead 12 / Salesforce 00Q...", "Marketo lead 12" or
+ * "Salesforce 00Q...": how reports name the member's person. */
+void plan_person_text(const plan_member *m, char *buf, size_t cap);
+
 const char *plan_action_name(plan_action a); /* "add", "remove", "status", ... */
 const char *plan_side_name(merge_side_id s); /* "marketo", "salesforce" */
 

@@ -435,6 +435,9 @@ static void test_plan_failed_item_keeps_base(void **state)
     assert_string_equal(smap_name(m, p->events[0].new_status), "Engaged");
     assert_string_equal(p->events[0].source, "salesforce");
     assert_int_equal(p->items[0].event, 0); /* the Marketo write carries it over */
+    char who[128];
+    plan_person_text(&p->members[0], who, sizeof who);
+    assert_string_equal(who, "Marketo lead 1 / Salesforce 00Q000000000001AAA");
 
     /* Same inputs, same keys: a retried cycle dedups. */
     plan *p2 = NULL;
