@@ -738,7 +738,9 @@ int sfq_parse(const char *q, sfq_query **out, sfq_error *err)
     }
     if (sfq_expect_kw(&p, "FROM") != 0)
         goto fail;
-    if (p.tok.kind != TK_IDENT || sfq_is_reserved(&p)) {
+    /* Order and Group are objects as well as keywords. */
+    if (p.tok.kind != TK_IDENT ||
+        (sfq_is_reserved(&p) && !sfq_is_kw(&p, "ORDER") && !sfq_is_kw(&p, "GROUP"))) {
         sfq_fail_token(&p);
         goto fail;
     }

@@ -989,6 +989,27 @@ static void test_paging(void **s)
     r = call_ok("GET", "/services/data/v60.0/query/01g000000000001-2000", NULL, 400);
     assert_string_equal(err_code(r.body), "INVALID_QUERY_LOCATOR");
     json_decref(r.body);
+    /* Salesforce keeps 10 cursors per user: an 11th closes the oldest. */
+    char first_next[256] = "";
+    for (int k = 0; k < 11; k++) {
+        r = call_ok("GET", q, NULL, 200);
+        if (k == 0)
+            snprintf(first_next, sizeof first_next, "%s",
+                     json_string_value(json_object_get(r.body, "nextRecordsUrl")));
+        json_decref(r.body);
+    }
+    r = call_ok("GET", first_next, NULL, 400);
+    assert_string_equal(err_code(r.body), "INVALID_QUERY_LOCATOR");
+    json_decref(r.body);
+    /* Idle cursors expire after 15 minutes. */
+    r = call_ok("GET", q, NULL, 200);
+    snprintf(first_next, sizeof first_next, "%s",
+             json_string_value(json_object_get(r.body, "nextRecordsUrl")));
+    json_decref(r.body);
+    now_ms += 16 * 60 * 1000;
+    login();
+    r = call_ok("GET", first_next, NULL, 400);
+    json_decref(r.body);
     /* Sforce-Query-Options batchSize makes smaller pages. */
     extra_header_name = "Sforce-Query-Options";
     extra_header_value = "batchSize=500";

@@ -80,6 +80,12 @@ static void test_parse_shape(void **s)
     assert_string_equal(q->fields[0].parts[0], "Count");
     sfq_free(q);
 
+    /* Order and Group are object names too. */
+    q = parse_ok("SELECT Id FROM Order ORDER BY Id");
+    assert_string_equal(q->object, "Order");
+    assert_int_equal(q->n_order, 1);
+    sfq_free(q);
+
     /* DESC defaults to NULLS LAST. */
     q = parse_ok("SELECT Id FROM Lead ORDER BY Email DESC");
     assert_true(q->order[0].nulls_last);
