@@ -374,6 +374,10 @@ static enum MHD_Result serve_vendor(struct sbx_server *s, int which, req_ctx *c,
     pthread_rwlock_unlock(&s->state_lock);
     atomic_fetch_sub(&v->inflight, 1);
     count_call(s, v, resp.endpoint);
+    char st[16];
+    snprintf(st, sizeof st, "%d", resp.status);
+    log_kv(LOG_DEBUG, "request", "vendor", v->name, "method", method, "path", url, "status", st,
+           "fault", fault_names[fault], NULL);
 
     if (fault == FK_DROP_AFTER) {
         free(resp.body);
