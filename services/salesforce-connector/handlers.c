@@ -15,37 +15,20 @@
 
 #include "sf_batch.h"
 #include "sf_client.h"
+#include "sf_fields.h"
 #include "sf_json.h"
 #include "soql.h"
 
-/* Fields read per object (names as sf_json's mappers expect). */
-static const char *const campaign_fields[] = {"Id",
-                                              "Name",
-                                              "Type",
-                                              "Status",
-                                              "IsActive",
-                                              "ActualCost",
-                                              "StartDate",
-                                              "EndDate",
-                                              "SystemModstamp",
-                                              "Enable_Buyer_Touchpoints__c",
-                                              "Touchpoint_Start_Date__c",
-                                              "Touchpoint_End_Date__c"};
-static const char *const member_fields[] = {"Id",
-                                            "CampaignId",
-                                            "LeadId",
-                                            "ContactId",
-                                            "Status",
-                                            "HasResponded",
-                                            "FirstRespondedDate",
-                                            "CreatedDate",
-                                            "LastModifiedDate",
-                                            "SystemModstamp",
-                                            "IsDeleted",
-                                            "Lead.Email",
-                                            "Contact.Email",
-                                            "Contact.AccountId",
-                                            "Buyer_Touchpoint_Date__c"};
+/* Fields read per object (names as sf_json's mappers expect); the
+ * touchpoint fields come from sf_fields() and are added by the query
+ * builders below. */
+static const char *const campaign_fields[] = {"Id",        "Name",     "Type",
+                                              "Status",    "IsActive", "ActualCost",
+                                              "StartDate", "EndDate",  "SystemModstamp"};
+static const char *const member_fields[] = {
+    "Id",           "CampaignId",         "LeadId",        "ContactId",        "Status",
+    "HasResponded", "FirstRespondedDate", "CreatedDate",   "LastModifiedDate", "SystemModstamp",
+    "IsDeleted",    "Lead.Email",         "Contact.Email", "Contact.AccountId"};
 static const char *const status_fields[] = {"Id", "Label", "SortOrder", "IsDefault",
                                             "HasResponded"};
 static const char *const lead_fields[] = {
@@ -171,7 +154,13 @@ static soql *select_from(const char *object, const char *const *fields, size_t n
 static soql *campaign_base(const void *arg)
 {
     (void)arg;
-    return select_from("Campaign", campaign_fields, N(campaign_fields));
+    soql *q = select_from("Campaign", campaign_fields, N(campaign_fields));
+    if (q) {
+        soql_select(q, sf_fields()->enable_buyer_touchpoints);
+        soql_select(q, sf_fields()->touchpoint_start_date);
+        soql_select(q, sf_fields()->touchpoint_end_date);
+    }
+    return q;
 }
 
 static soql *lead_base(const void *arg)
@@ -653,6 +642,7 @@ static int stream_campaign_members(rpc_call *call, const ProtobufCMessage *reque
     if (sf_client_admit(c, &f) != 0)
         return fail(call, &f);
     soql *q = select_from("CampaignMember", member_fields, N(member_fields));
+    soql_select(q, sf_fields()->buyer_touchpoint_date);
     soql_where_id(q, "CampaignId", SOQL_EQ, rq->campaign_id);
     if (rq->since_ms > 0)
         soql_where_datetime(q, "SystemModstamp", SOQL_GE, rq->since_ms);

@@ -10,6 +10,7 @@
 #include "handlers.h"
 #include "service/service.h"
 #include "sf_client.h"
+#include "sf_fields.h"
 
 static const cfg_option sf_options[] = {
     {.name = "salesforce-login-url",
@@ -44,6 +45,23 @@ static const cfg_option sf_options[] = {
      .def = "60s",
      .help = "a refusal for the daily limit based on an older usage figure lets one call "
              "through to learn the current usage"},
+    {.name = "sf-field-enable-buyer-touchpoints",
+     .type = CFG_STRING,
+     .def = "Enable_Buyer_Touchpoints__c",
+     .help =
+         "Campaign picklist: Include All / Include \"Responded\" / Exclude All Campaign Members"},
+    {.name = "sf-field-touchpoint-start-date",
+     .type = CFG_STRING,
+     .def = "Touchpoint_Start_Date__c",
+     .help = "Campaign date before which members get no touchpoint"},
+    {.name = "sf-field-touchpoint-end-date",
+     .type = CFG_STRING,
+     .def = "Touchpoint_End_Date__c",
+     .help = "Campaign date from which members get no touchpoint"},
+    {.name = "sf-field-buyer-touchpoint-date",
+     .type = CFG_STRING,
+     .def = "Buyer_Touchpoint_Date__c",
+     .help = "CampaignMember date overriding the touchpoint date"},
     {.name = "salesforce-timeout-ms",
      .type = CFG_DURATION_MS,
      .def = "30s",
@@ -59,6 +77,17 @@ static void *sf_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
     if (!end || *end || share <= 0 || share > 1) {
         snprintf(err, n, "CAMPSYNC_SALESFORCE_LIMIT_SHARE: \"%s\" is not a share in (0, 1]",
                  share_s);
+        return NULL;
+    }
+    sf_field_names names = {
+        .enable_buyer_touchpoints = cfg_str(c, "sf-field-enable-buyer-touchpoints"),
+        .touchpoint_start_date = cfg_str(c, "sf-field-touchpoint-start-date"),
+        .touchpoint_end_date = cfg_str(c, "sf-field-touchpoint-end-date"),
+        .buyer_touchpoint_date = cfg_str(c, "sf-field-buyer-touchpoint-date"),
+    };
+    sf_err fe = {{0}};
+    if (sf_fields_set(&names, &fe) != 0) {
+        snprintf(err, n, "CAMPSYNC_SF_FIELD_*: %s", fe.msg);
         return NULL;
     }
     const char *version = cfg_str(c, "salesforce-api-version");

@@ -2,6 +2,7 @@
  * sObject Collections request bodies and batching (see sf_batch.h).
  */
 #include "sf_batch.h"
+#include "sf_fields.h"
 
 #include "sf_json.h"
 #include "soql.h"
@@ -190,12 +191,14 @@ char *sf_body_campaign_updates(Campsync__V1__CampaignUpdate *const *updates, siz
         if (rc == 0 && rec && u->actual_cost_minor)
             json_object_set_new(rec, "ActualCost", sf_minor_to_json(u->actual_cost_minor->value));
         if (rc == 0 && rec && u->enable_buyer_touchpoints)
-            rc = put_str_or_null(rec, "Enable_Buyer_Touchpoints__c",
+            rc = put_str_or_null(rec, sf_fields()->enable_buyer_touchpoints,
                                  u->enable_buyer_touchpoints->value, i, err);
         if (rc == 0 && rec && u->touchpoint_start_date)
-            rc = put_date(rec, "Touchpoint_Start_Date__c", u->touchpoint_start_date->value, i, err);
+            rc = put_date(rec, sf_fields()->touchpoint_start_date, u->touchpoint_start_date->value,
+                          i, err);
         if (rc == 0 && rec && u->touchpoint_end_date)
-            rc = put_date(rec, "Touchpoint_End_Date__c", u->touchpoint_end_date->value, i, err);
+            rc = put_date(rec, sf_fields()->touchpoint_end_date, u->touchpoint_end_date->value, i,
+                          err);
         if (push(records, rec, rc, err) != 0) {
             json_decref(records);
             return NULL;
@@ -358,18 +361,20 @@ char *sf_body_create_campaign(const Campsync__V1__Campaign *c, sf_err *err)
     json_t *rec = json_object();
     int rc = rec ? 0 : sf_err_set(err, "out of memory");
     if (rc == 0)
-        rc = put_str(rec, "Name", c->name, 0, err) ||
-             (c->type && *c->type && put_str(rec, "Type", c->type, 0, err)) ||
-             (c->status && *c->status && put_str(rec, "Status", c->status, 0, err)) ||
-             (c->start_date && *c->start_date &&
-              put_date(rec, "StartDate", c->start_date, 0, err)) ||
-             (c->end_date && *c->end_date && put_date(rec, "EndDate", c->end_date, 0, err)) ||
-             (c->enable_buyer_touchpoints && *c->enable_buyer_touchpoints &&
-              put_str(rec, "Enable_Buyer_Touchpoints__c", c->enable_buyer_touchpoints, 0, err)) ||
-             (c->touchpoint_start_date && *c->touchpoint_start_date &&
-              put_date(rec, "Touchpoint_Start_Date__c", c->touchpoint_start_date, 0, err)) ||
-             (c->touchpoint_end_date && *c->touchpoint_end_date &&
-              put_date(rec, "Touchpoint_End_Date__c", c->touchpoint_end_date, 0, err));
+        rc =
+            put_str(rec, "Name", c->name, 0, err) ||
+            (c->type && *c->type && put_str(rec, "Type", c->type, 0, err)) ||
+            (c->status && *c->status && put_str(rec, "Status", c->status, 0, err)) ||
+            (c->start_date && *c->start_date &&
+             put_date(rec, "StartDate", c->start_date, 0, err)) ||
+            (c->end_date && *c->end_date && put_date(rec, "EndDate", c->end_date, 0, err)) ||
+            (c->enable_buyer_touchpoints && *c->enable_buyer_touchpoints &&
+             put_str(rec, sf_fields()->enable_buyer_touchpoints, c->enable_buyer_touchpoints, 0,
+                     err)) ||
+            (c->touchpoint_start_date && *c->touchpoint_start_date &&
+             put_date(rec, sf_fields()->touchpoint_start_date, c->touchpoint_start_date, 0, err)) ||
+            (c->touchpoint_end_date && *c->touchpoint_end_date &&
+             put_date(rec, sf_fields()->touchpoint_end_date, c->touchpoint_end_date, 0, err));
     if (rc == 0) {
         json_object_set_new(rec, "IsActive", json_boolean(c->is_active));
         if (c->actual_cost_minor)

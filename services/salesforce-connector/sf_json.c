@@ -3,6 +3,7 @@
  * times, money and message ownership).
  */
 #include "sf_json.h"
+#include "sf_fields.h"
 
 #include "soql.h"
 
@@ -434,9 +435,10 @@ int sf_campaign_from_json(const json_t *rec, const char *where, Campsync__V1__Ca
         get_date(rec, "StartDate", where, &c->start_date, err) ||
         get_date(rec, "EndDate", where, &c->end_date, err) ||
         get_datetime(rec, "SystemModstamp", where, &c->system_modstamp_ms, err) ||
-        get_str(rec, "Enable_Buyer_Touchpoints__c", where, &c->enable_buyer_touchpoints, err) ||
-        get_date(rec, "Touchpoint_Start_Date__c", where, &c->touchpoint_start_date, err) ||
-        get_date(rec, "Touchpoint_End_Date__c", where, &c->touchpoint_end_date, err)) {
+        get_str(rec, sf_fields()->enable_buyer_touchpoints, where, &c->enable_buyer_touchpoints,
+                err) ||
+        get_date(rec, sf_fields()->touchpoint_start_date, where, &c->touchpoint_start_date, err) ||
+        get_date(rec, sf_fields()->touchpoint_end_date, where, &c->touchpoint_end_date, err)) {
         msg_free(c);
         return -1;
     }
@@ -468,7 +470,7 @@ int sf_member_from_json(const json_t *rec, const char *where, Campsync__V1__Camp
         get_str(rec, "Lead.Email", where, &m->email, err) ||
         get_str(rec, "Email", where, &m->email, err) ||
         get_str(rec, "Contact.AccountId", where, &m->account_id, err) ||
-        get_date(rec, "Buyer_Touchpoint_Date__c", where, &m->buyer_touchpoint_date, err)) {
+        get_date(rec, sf_fields()->buyer_touchpoint_date, where, &m->buyer_touchpoint_date, err)) {
         msg_free(m);
         return -1;
     }

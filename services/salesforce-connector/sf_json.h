@@ -72,12 +72,13 @@ void sf_page_clear(sf_page *page);
  * `where` prefixes error messages ("records[3]"); may be NULL.
  * Fields read (relationship paths in parentheses):
  *   Campaign: Id Name Type Status IsActive ActualCost StartDate EndDate
- *     SystemModstamp Enable_Buyer_Touchpoints__c Touchpoint_Start_Date__c
- *     Touchpoint_End_Date__c
+ *     SystemModstamp and the touchpoint fields named by sf_fields()
+ *     (default Enable_Buyer_Touchpoints__c Touchpoint_Start_Date__c
+ *     Touchpoint_End_Date__c)
  *   CampaignMember: Id CampaignId LeadId ContactId Status HasResponded
  *     FirstRespondedDate CreatedDate LastModifiedDate SystemModstamp IsDeleted
  *     Email (else Lead.Email / Contact.Email) (Contact.AccountId)
- *     Buyer_Touchpoint_Date__c
+ *     sf_fields()->buyer_touchpoint_date (default Buyer_Touchpoint_Date__c)
  *   CampaignMemberStatus: Id Label SortOrder IsDefault HasResponded
  *   Lead / Contact (kind from attributes.type, else the `kind` argument):
  *     Id Email FirstName LastName Company AccountId IsConverted
