@@ -1,5 +1,5 @@
 /*
- * Implementation of sfs_admin.h. UI-like changes go through the same write
+ * Implementation of sf_admin.h. UI-like changes go through the same write
  * path as API calls (sfs_insert/sfs_update/sfs_delete), so they obey the same
  * object rules and stamp the same audit fields; they are made as a "UI user"
  * (the body's user_id, else the first active user other than the integration

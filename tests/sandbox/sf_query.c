@@ -1,12 +1,12 @@
 /*
- * Implementation of sfs_query.h. A query is parsed (soql.c), compiled against
+ * Implementation of sf_query.h. A query is parsed (soql.c), compiled against
  * the org's object descriptions (names resolved to canonical fields, literal
  * types checked the way Salesforce checks them), then run: candidates come
  * from an index when the WHERE clause pins Id or an indexed reference field
  * (CampaignMember.CampaignId above all), rows are filtered, sorted and cut,
- * and kept as snapshots in a cursor. Rows are projected into JSON only when a
- * page is served, so the first page of a 100,000-member campaign costs a scan
- * of the campaign's index entry plus 2,000 projections.
+ * and the selected records kept in a cursor. Rows are written out only when
+ * a page is served, so the first page of a 100,000-member campaign costs a
+ * walk of the campaign's index entry plus 2,000 rows of text.
  */
 #include "sf_query.h"
 #include "soql.h"
@@ -64,7 +64,12 @@ typedef struct sfs_cursor {
     int batch;
     int64_t last_used_ms;
     sfs_compiled *cq;
-    json_t **rows; /* field-map snapshots, one reference each */
+    /* The selected records (owned array), from rows[start], n_rows of them.
+     * Pages show the records as they are when the page is served, as
+     * records are only ever freed with the org (or by a rollback within one
+     * call, before any query can see them). */
+    sfs_rec **rows;
+    size_t start;
     size_t n_rows;
 } sfs_cursor;
 
@@ -898,7 +903,7 @@ static char *sfs_page(const sfs_state *st, const sfs_cursor *c, size_t from, con
     for (size_t i = from; i < to; i++) {
         if (i > from)
             sfs_buf_put(&b, ",", 1);
-        json_t *f = c->rows[i];
+        json_t *f = c->rows[c->start + i]->f;
         sfs_write_node(&b, st, &c->cq->proj, f, c->cq->obj->name,
                        json_string_value(json_object_get(f, "Id")), version);
     }
@@ -912,8 +917,6 @@ static char *sfs_page(const sfs_state *st, const sfs_cursor *c, size_t from, con
 
 static void sfs_cursor_free(sfs_cursor *c)
 {
-    for (size_t i = 0; i < c->n_rows; i++)
-        json_decref(c->rows[i]);
     free(c->rows);
     sfs_compiled_free(c->cq);
     free(c);
@@ -989,15 +992,13 @@ int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, in
         return 200;
     }
     sfs_cursor *c = calloc(1, sizeof *c);
-    if (!c || (n && !(c->rows = malloc(n * sizeof *c->rows)))) {
-        free(c);
+    if (!c) {
         free(rows.items);
         sfs_compiled_free(cq);
         return sfs_query_error(body, 500, "UNKNOWN_EXCEPTION", "out of memory");
     }
-    for (size_t i = 0; i < n; i++)
-        c->rows[i] = json_incref(rows.items[from + i]->f);
-    free(rows.items);
+    c->rows = rows.items;
+    c->start = from;
     c->n_rows = n;
     c->cq = cq;
     c->all = all;

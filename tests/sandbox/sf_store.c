@@ -1,10 +1,9 @@
 /*
- * Implementation of sfs_store.h: object descriptions, record store, indexes,
+ * Implementation of sf_store.h: object descriptions, record store, indexes,
  * dataset loading/dumping, and the write path with Salesforce's object rules.
  *
- * Records are immutable once stored: a write builds a new field map and swaps
- * it in, so a query cursor holding the old map keeps a consistent snapshot and
- * the undo journal can put the old one back.
+ * A record's field map is never changed in place: a write builds a new map
+ * and swaps it in, so the undo journal can put the old one back.
  */
 #include "sf_store.h"
 

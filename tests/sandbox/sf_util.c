@@ -1,5 +1,5 @@
 /*
- * Implementation of sfs_util.h. The Id suffix follows Salesforce's documented
+ * Implementation of sf_util.h. The Id suffix follows Salesforce's documented
  * scheme: each 5-character chunk of the 15-character Id gives a 5-bit mask of
  * its upper-case letters, written as one character of A-Z0-5. SHA-256 is
  * written out here (FIPS 180-4) so the sandbox needs no crypto library for the
