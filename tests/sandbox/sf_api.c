@@ -651,6 +651,20 @@ static void sfs_sobject_upsert(sfs_call *c, sfs_object *obj, const char *field, 
 
 static void sfs_sobject_create(sfs_call *c, sfs_object *obj)
 {
+    if (sfs_method(c, "GET")) {
+        /* Basic information about the object. */
+        sfs_endpoint(c, "GET sobjects");
+        sfs_respond(
+            c->resp, 200,
+            json_pack(
+                "{s:{s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:{s:o,s:o}},s:[]}", "objectDescribe", "name",
+                obj->name, "keyPrefix", obj->prefix, "custom", obj->custom, "queryable", 1,
+                "createable", 1, "updateable", 1, "deletable", 1, "urls", "sobject",
+                json_sprintf("/services/data/%s/sobjects/%s", c->version, obj->name), "describe",
+                json_sprintf("/services/data/%s/sobjects/%s/describe", c->version, obj->name),
+                "recentItems"));
+        return;
+    }
     sfs_endpoint(c, "POST sobjects");
     if (!sfs_method(c, "POST")) {
         sfs_reply_method(c, "HEAD,GET,POST");

@@ -423,6 +423,29 @@ static void test_routing(void **s)
     r = call_ok("POST", "/services/data/v60.0/composite/sobjects", "{not json", 400);
     assert_string_equal(err_code(r.body), "JSON_PARSER_ERROR");
     json_decref(r.body);
+    r = call_ok("GET", "/services/data/v60.0/sobjects/campaignmember", NULL, 200);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(r.body, "objectDescribe"), "keyPrefix")),
+        "00v");
+    json_decref(r.body);
+    r = call_ok("GET", "/services/data/v60.0/sobjects/Campaign/describe", NULL, 200);
+    int found = 0;
+    size_t i;
+    json_t *fd;
+    json_array_foreach(json_object_get(r.body, "fields"), i, fd)
+    {
+        if (strcmp(json_string_value(json_object_get(fd, "name")), "ParentId") == 0) {
+            found = 1;
+            assert_string_equal(json_string_value(json_object_get(fd, "type")), "reference");
+            assert_string_equal(json_string_value(json_object_get(fd, "relationshipName")),
+                                "Parent");
+        }
+    }
+    assert_true(found);
+    json_decref(r.body);
+    r = call_ok("GET", "/services/data/v60.0/sobjects", NULL, 200);
+    assert_true(json_array_size(json_object_get(r.body, "sobjects")) >= 9);
+    json_decref(r.body);
     r = call_ok("GET", "/nothing/here", NULL, 404);
     json_decref(r.body);
 }
