@@ -17,6 +17,7 @@
 #include "redis/redis.h"
 
 #define PAIRS_SCOPE "pairs"
+#define NOT_IN_PROGRAM "Not in Program"
 
 static int redis_fail(rc_err *err, const char *what, const rds_err *e)
 {
@@ -203,11 +204,18 @@ int rc_channel_map(rc_svc *s, rpc_call *parent, const char *channel, smap **out,
         if (!st) {
             rc = rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         } else {
+            /* Marketo's implicit step 0 "Not in Program" means not a member:
+             * it is no membership status and has no Salesforce label. */
+            size_t k = 0;
             for (size_t i = 0; i < ch->n_statuses; i++)
-                st[i] = (smap_mkto_status){ch->statuses[i]->name, ch->statuses[i]->step,
-                                           ch->statuses[i]->success};
+                if (strcmp(ch->statuses[i]->name, NOT_IN_PROGRAM) != 0)
+                    st[k++] = (smap_mkto_status){ch->statuses[i]->name, ch->statuses[i]->step,
+                                                 ch->statuses[i]->success};
             recon_err re = {0};
-            if (smap_create(st, ch->n_statuses, out, &re) != 0)
+            if (k == 0)
+                rc = rc_fail(err, GRPC_STATUS_FAILED_PRECONDITION,
+                             "Marketo channel \"%s\" has no progression statuses", channel);
+            else if (smap_create(st, k, out, &re) != 0)
                 rc = rc_fail(err, GRPC_STATUS_FAILED_PRECONDITION, "channel \"%s\": %s", channel,
                              re.msg);
             free(st);
