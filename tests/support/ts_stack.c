@@ -166,7 +166,8 @@ ts_stack *ts_stack_start(const ts_stack_opts *o)
     if (!s)
         return NULL;
     s->opts_env = o->env;
-    if (ts_tmpdir_make("stack", s->dir, sizeof s->dir) != 0 || !(s->redis = ts_redis_start(NULL)) ||
+    ts_redis_opts ro = {.appendonly = o->redis_appendonly};
+    if (ts_tmpdir_make("stack", s->dir, sizeof s->dir) != 0 || !(s->redis = ts_redis_start(&ro)) ||
         start_sandbox(s, o) != 0 || write_secret(s, 0, "marketo_client_secret", SBX_MKTO_SECRET) ||
         write_secret(s, 1, "salesforce_client_secret", SBX_SF_SECRET))
         goto fail;

@@ -30,6 +30,7 @@ typedef struct ts_stack_opts {
     int seed;               /* sandbox --seed (faults, generator) */
     unsigned services;      /* bit (1u << ts_svc) for every service to start */
     const char *const *env; /* extra "KEY=VALUE" for every service (may be NULL) */
+    int redis_appendonly;   /* 1: Redis keeps its data across ts_redis_kill + restart */
 } ts_stack_opts;
 
 typedef struct ts_stack {
