@@ -297,6 +297,14 @@ static int channels_append(const mkto_envelope *env, void *list, mkto_err *err)
     return mkto_channels_append(env, list, err);
 }
 
+/* The asset API wants both ends of an update range: up to a day past now
+ * (or past since, for a since in the future). */
+static int64_t latest_updated(int64_t since_ms)
+{
+    int64_t now = mkto_wall_ms();
+    return (since_ms > now ? since_ms : now) + 86400000;
+}
+
 static int asset_pages(rpc_call *call, const char *path, const char *endpoint, int64_t since_ms,
                        asset_append_fn fn, void *list, const char *what)
 {
@@ -307,7 +315,7 @@ static int asset_pages(rpc_call *call, const char *path, const char *endpoint, i
                   mkto_params_add_int(p, "offset", offset, &me) != 0;
         if (!bad && since_ms > 0)
             bad = mkto_params_add_time(p, "earliestUpdatedAt", since_ms, &me) != 0 ||
-                  mkto_params_add_time(p, "latestUpdatedAt", mkto_wall_ms() + 86400000, &me) != 0;
+                  mkto_params_add_time(p, "latestUpdatedAt", latest_updated(since_ms), &me) != 0;
         if (bad)
             return params_failed(call, p, &me);
         mkto_envelope env;

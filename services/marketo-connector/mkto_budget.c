@@ -23,6 +23,10 @@
 
 /* Poll interval while the concurrency cap is full (slots free as calls end). */
 #define BUSY_POLL_MS 20
+/* Marketo's window is 20 s by its own clock, measured when a call arrives;
+ * ours is measured when the slot is granted, a connection set-up or a
+ * scheduling hiccup earlier. A second of margin absorbs that jitter. */
+#define WINDOW_MS 21000
 /* Redis errors tolerated in a row before a call gives up. */
 #define REDIS_TRIES 3
 
@@ -35,8 +39,8 @@ struct mkto_budget {
 
 /*
  * KEYS: window, leases, daily, blocked.
- * ARGV: calls per 20 s, max concurrent, daily quota (0 = none), lease ms,
- * call id, daily key ttl s.
+ * ARGV: calls per window, max concurrent, daily quota (0 = none), lease ms,
+ * call id, daily key ttl s, window ms.
  * Returns {0, used today} granted; {1, ms} window full (next slot in ms);
  * {2, ms} concurrency full; {3, reset ms or 0} daily quota.
  */
@@ -53,13 +57,14 @@ static const char acquire_lua[] =
     "  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')\n"
     "  return {2, tonumber(first[2]) - now}\n"
     "end\n"
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 20000)\n"
+    "local win = tonumber(ARGV[7])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - win)\n"
     "if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then\n"
     "  local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')\n"
-    "  return {1, tonumber(first[2]) + 20000 - now + 1}\n"
+    "  return {1, tonumber(first[2]) + win - now + 1}\n"
     "end\n"
     "redis.call('ZADD', KEYS[1], now, ARGV[5])\n"
-    "redis.call('PEXPIRE', KEYS[1], 21000)\n"
+    "redis.call('PEXPIRE', KEYS[1], win + 1000)\n"
     "redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[5])\n"
     "redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]) + 1000)\n"
     "used = redis.call('INCR', KEYS[3])\n"
@@ -171,16 +176,17 @@ int mkto_budget_acquire(mkto_budget *b, int64_t deadline_ms, int (*cancelled)(vo
         char dkey[256];
         if (daily_key(b, reset_ms, dkey, sizeof dkey) != 0)
             return deny(d, GRPC_STATUS_INTERNAL, "marketo budget: bad daily key");
-        char per20[16], conc[16], quota[24], lease_ms[16], ttl[24];
+        char per20[16], conc[16], quota[24], lease_ms[16], ttl[24], win[16];
         snprintf(per20, sizeof per20, "%d", b->cfg.calls_per_20s);
         snprintf(conc, sizeof conc, "%d", b->cfg.max_concurrent);
         snprintf(quota, sizeof quota, "%lld", (long long)b->cfg.daily_quota);
         snprintf(lease_ms, sizeof lease_ms, "%d", b->cfg.lease_ms);
         snprintf(ttl, sizeof ttl, "%d", 2 * 86400);
+        snprintf(win, sizeof win, "%d", WINDOW_MS);
         const char *keys[] = {b->window_key, b->leases_key, dkey, b->blocked_key};
-        const char *args[] = {per20, conc, quota, lease_ms, lease->id, ttl};
+        const char *args[] = {per20, conc, quota, lease_ms, lease->id, ttl, win};
         rds_err re = {0};
-        redisReply *r = rds_eval(acquire_lua, 0, 4, keys, 6, args, &re);
+        redisReply *r = rds_eval(acquire_lua, 0, 4, keys, 7, args, &re);
         if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
             r->element[0]->type != REDIS_REPLY_INTEGER ||
             r->element[1]->type != REDIS_REPLY_INTEGER) {

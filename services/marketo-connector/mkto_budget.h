@@ -7,7 +7,10 @@
  * and returned by atomic Lua scripts, so three replicas together stay under
  * the configured share of the limits:
  *
- *   campsync:{<scope>}:window   sorted set of call start times (Redis clock)
+ *   campsync:{<scope>}:window   sorted set of call start times (Redis clock),
+ *                               kept for 21 s: a second more than Marketo's
+ *                               window, for the jitter between our grant and
+ *                               Marketo's arrival time
  *   campsync:{<scope>}:leases   sorted set of calls in flight, scored by the
  *                               time their lease expires, so a replica killed
  *                               mid-call cannot leak a slot for longer than
