@@ -95,7 +95,10 @@ int base_encode(const base_state *b, unsigned char **out, size_t *out_len, recon
                               "names no status",
                               i, (long long)e->lead_id, (int)e->status);
         }
-        rc |= wvar(&w, (uint64_t)(e->lead_id - prev)) | wvar(&w, (uint64_t)(e->status + 1));
+        unsigned char t[4] = {e->sf_tag & 0xFF, (e->sf_tag >> 8) & 0xFF, (e->sf_tag >> 16) & 0xFF,
+                              e->sf_tag >> 24};
+        rc |= wvar(&w, (uint64_t)(e->lead_id - prev)) | wvar(&w, (uint64_t)(e->status + 1)) |
+              wput(&w, t, 4);
         prev = e->lead_id;
     }
     if (rc == 0) {
@@ -176,8 +179,8 @@ int base_decode(const void *data, size_t len, base_state *out, recon_err *err)
             if (strcmp(out->names[j], out->names[i]) == 0)
                 return corrupt(out, err, "duplicate status name");
     }
-    /* Every entry takes at least two bytes. */
-    if (!rvar(&r, &n) || n > BASE_MAX_ENTRIES || n > (uint64_t)(r.end - r.p) / 2)
+    /* Every entry takes at least six bytes. */
+    if (!rvar(&r, &n) || n > BASE_MAX_ENTRIES || n > (uint64_t)(r.end - r.p) / 6)
         return corrupt(out, err, "bad member count");
     if (n && !(out->entries = malloc(n * sizeof *out->entries))) {
         base_free(out);
@@ -186,8 +189,11 @@ int base_decode(const void *data, size_t len, base_state *out, recon_err *err)
     uint64_t key = 0;
     for (uint64_t i = 0; i < n; i++) {
         uint64_t delta, st;
-        if (!rvar(&r, &delta) || !rvar(&r, &st))
+        if (!rvar(&r, &delta) || !rvar(&r, &st) || r.end - r.p < 4)
             return corrupt(out, err, "truncated member");
+        uint32_t tag = (uint32_t)r.p[0] | (uint32_t)r.p[1] << 8 | (uint32_t)r.p[2] << 16 |
+                       (uint32_t)r.p[3] << 24;
+        r.p += 4;
         if (delta == 0 || delta > (uint64_t)INT64_MAX - key)
             return corrupt(out, err, "member keys out of order");
         if (st > out->n_names)
@@ -195,6 +201,7 @@ int base_decode(const void *data, size_t len, base_state *out, recon_err *err)
         key += delta;
         out->entries[i].lead_id = (int64_t)key;
         out->entries[i].status = (int32_t)st - 1;
+        out->entries[i].sf_tag = tag;
         out->n_entries++;
     }
     if (r.p != r.end)
@@ -209,6 +216,18 @@ void base_free(base_state *b)
     free(b->names);
     free(b->entries);
     memset(b, 0, sizeof *b);
+}
+
+uint32_t base_sf_tag(const char *sf_person_id)
+{
+    if (!sf_person_id || !sf_person_id[0])
+        return 0;
+    uint32_t h = 2166136261u; /* FNV-1a: stable, stored in Redis */
+    for (const unsigned char *p = (const unsigned char *)sf_person_id; *p; p++) {
+        h ^= *p;
+        h *= 16777619u;
+    }
+    return h ? h : 1;
 }
 
 const base_entry *base_find(const base_state *b, int64_t lead_id)

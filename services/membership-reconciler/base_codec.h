@@ -4,16 +4,20 @@
  * Stored in Redis as one compact binary string:
  *
  *   "CSB1" | varint version | varint n_names | n_names x (varint len, bytes)
- *   | varint n_entries | n_entries x (varint key delta, varint status+1)
- *   | crc32 (4 bytes, little endian) of everything before it
+ *   | varint n_entries | n_entries x (varint key delta, varint status+1,
+ *   sf tag: 4 bytes little endian) | crc32 (4 bytes, little endian) of
+ *   everything before it
  *
  * Keys are sorted and delta-encoded, statuses are indexes into the name
- * table (0 = unknown), so 100,000 members take a few hundred KB. The decoder
+ * table (0 = unknown), so 100,000 members take well under 1 MB. The decoder
  * treats its input as hostile (it is fuzzed): every length is checked
  * against the bytes left before anything is allocated.
  *
  * The member key is the Marketo lead id: it never changes, while a
- * Salesforce person id does when a Lead is converted to a Contact.
+ * Salesforce person id does when a Lead is converted to a Contact. The sf
+ * tag (a hash of the Salesforce person the member was agreed with) lets the
+ * merge notice that a lead is now matched to another Salesforce person; it
+ * then reads the base as unknown rather than infer a removal from it.
  */
 #ifndef CAMPSYNC_BASE_CODEC_H
 #define CAMPSYNC_BASE_CODEC_H
@@ -31,6 +35,7 @@
 typedef struct {
     int64_t lead_id; /* > 0 */
     int32_t status;  /* index into names, or BASE_STATUS_UNKNOWN */
+    uint32_t sf_tag; /* base_sf_tag of the Salesforce person, 0 = not known */
 } base_entry;
 
 typedef struct {
@@ -51,6 +56,10 @@ int base_encode(const base_state *b, unsigned char **out, size_t *out_len, recon
 int base_decode(const void *data, size_t len, base_state *out, recon_err *err);
 
 void base_free(base_state *b);
+
+/* Tag of a Salesforce person id: a stable 32-bit hash, never 0 (0 for
+ * NULL or ""). */
+uint32_t base_sf_tag(const char *sf_person_id);
 
 /* The entry of a lead id, or NULL (binary search). */
 const base_entry *base_find(const base_state *b, int64_t lead_id);

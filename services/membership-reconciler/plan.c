@@ -200,20 +200,23 @@ static int note_decision(builder *b, uint32_t mi)
     return 0;
 }
 
-static merge_base base_of(builder *b, int64_t lead_id)
+static merge_base base_of(builder *b, int64_t lead_id, const char *sf_person_id, uint32_t *old_tag)
 {
     merge_base mb = {MERGE_BASE_UNKNOWN, -1};
     const base_state *bs = b->in->base;
+    *old_tag = 0;
     if (!bs)
         return mb;
     mb.kind = MERGE_BASE_ABSENT;
     const base_entry *e = lead_id ? base_find(bs, lead_id) : NULL;
     if (!e)
         return mb;
+    *old_tag = e->sf_tag;
     int idx = e->status >= 0 ? b->base_map[e->status] : -1;
-    if (idx < 0) {
-        /* Unknown agreed state, or a status the channel no longer has: the
-         * safe reading is "no base" (nothing removed). */
+    /* Unknown agreed state, a status the channel no longer has, or a lead
+     * now matched to another Salesforce person than the one it was agreed
+     * with: the safe reading is "no base" (nothing removed). */
+    if (idx < 0 || (e->sf_tag && e->sf_tag != base_sf_tag(sf_person_id))) {
         mb.kind = MERGE_BASE_UNKNOWN;
         return mb;
     }
@@ -276,7 +279,8 @@ static int plan_row(builder *b, const people_row *r)
         if (in.sf.status < 0)
             return skip_row(b, r, false, sm->status);
     }
-    in.base = base_of(b, r->lead_id);
+    uint32_t old_tag;
+    in.base = base_of(b, r->lead_id, r->sf_person_id, &old_tag);
     uint32_t ri;
     if (!in.mkto.present && r->lead_id &&
         hmap_get(&b->mkto_removed, &r->lead_id, sizeof r->lead_id, &ri))
@@ -295,6 +299,7 @@ static int plan_row(builder *b, const people_row *r)
     m->sf_person = r->sf_person != PEOPLE_NONE ? &pi->sf_people[r->sf_person] : NULL;
     m->email = r->email;
     m->in = in;
+    m->base_sf_tag = old_tag;
     merge_decide(p->statuses, p->policy, &in, &m->decision);
     const merge_decision *d = &m->decision;
 
@@ -601,6 +606,7 @@ void plan_get_counts(const plan *p, plan_counts *c)
 typedef struct {
     int64_t lead_id;
     int32_t status;
+    uint32_t sf_tag;
     int prio; /* 0 = from a member of this cycle, 1 = kept from the old base */
 } nb_entry;
 
@@ -634,11 +640,12 @@ int plan_new_base(const plan *p, base_state *out, recon_err *err)
             continue; /* never reached Marketo: nothing to key it by */
         if (plan_member_settled(p, i)) {
             if (m->decision.agreed_present)
-                tmp[n++] = (nb_entry){m->lead_id, m->decision.agreed_status, 0};
+                tmp[n++] = (nb_entry){m->lead_id, m->decision.agreed_status,
+                                      base_sf_tag(m->sf_person_id), 0};
         } else if (m->in.base.kind == MERGE_BASE_PRESENT) {
-            tmp[n++] = (nb_entry){m->lead_id, m->in.base.status, 0};
+            tmp[n++] = (nb_entry){m->lead_id, m->in.base.status, m->base_sf_tag, 0};
         } else if (m->in.base.kind == MERGE_BASE_UNKNOWN) {
-            tmp[n++] = (nb_entry){m->lead_id, BASE_STATUS_UNKNOWN, 0};
+            tmp[n++] = (nb_entry){m->lead_id, BASE_STATUS_UNKNOWN, m->base_sf_tag, 0};
         }
     }
     for (size_t i = 0; i < p->n_kept && ob; i++) {
@@ -658,7 +665,7 @@ int plan_new_base(const plan *p, base_state *out, recon_err *err)
             /* No room for another name: "unknown" is the safe fallback. */
             status = idx >= 0 ? idx : BASE_STATUS_UNKNOWN;
         }
-        tmp[n++] = (nb_entry){e->lead_id, status, 1};
+        tmp[n++] = (nb_entry){e->lead_id, status, e->sf_tag, 1};
     }
     qsort(tmp, n, sizeof *tmp, cmp_nb);
     out->entries = malloc((n + 1) * sizeof *out->entries);
@@ -667,7 +674,7 @@ int plan_new_base(const plan *p, base_state *out, recon_err *err)
     for (size_t i = 0; i < n; i++) {
         if (out->n_entries && out->entries[out->n_entries - 1].lead_id == tmp[i].lead_id)
             continue;
-        out->entries[out->n_entries++] = (base_entry){tmp[i].lead_id, tmp[i].status};
+        out->entries[out->n_entries++] = (base_entry){tmp[i].lead_id, tmp[i].status, tmp[i].sf_tag};
     }
     free(tmp);
     out->version = p->base_version + 1;

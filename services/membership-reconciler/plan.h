@@ -96,7 +96,8 @@ typedef struct {
     const char *email;
     merge_input in;
     merge_decision decision;
-    uint32_t first_item; /* items of a member are contiguous */
+    uint32_t base_sf_tag; /* sf tag of its old base entry (0 = none) */
+    uint32_t first_item;  /* items of a member are contiguous */
     uint32_t n_items;
     uint32_t first_event; /* so are its events */
     uint32_t n_events;

@@ -79,7 +79,7 @@ int main(int argc, char **argv)
             lead, emails[i], "First", "Last", "Co", kind % 10 ? ids[i] : NULL, NULL};
         people[np++] = (people_sf_person){ids[i], PEOPLE_SF_LEAD, emails[i], "First",
                                           "Last", "Co",           false,     NULL};
-        be[nb++] = (base_entry){lead, s};
+        be[nb++] = (base_entry){lead, s, base_sf_tag(ids[i])};
         int mk = s, sf = s;
         if (kind < 5)
             mk = 2; /* Marketo moved forward */

@@ -88,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (int64_t id = 1; id <= 8; id++)
         if (take(&r, 2)) {
             int s = (int)take(&r, (unsigned)base.n_names + 1) - 1;
-            be[base.n_entries++] = (base_entry){id, s};
+            be[base.n_entries++] = (base_entry){id, s, base_sf_tag(pick(&r, sf_ids, 7))};
         }
 
     plan_input in = {.pair_id = "fuzz",

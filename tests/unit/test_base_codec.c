@@ -17,7 +17,10 @@
 static void test_round_trip(void **state)
 {
     char *names[] = {"Registered", "Attended"};
-    base_entry e[] = {{1, 0}, {2, 1}, {90000000000LL, BASE_STATUS_UNKNOWN}, {INT64_MAX, 1}};
+    base_entry e[] = {{1, 0, base_sf_tag("00Q000000000001AAA")},
+                      {2, 1, 0},
+                      {90000000000LL, BASE_STATUS_UNKNOWN, 0xFFFFFFFFu},
+                      {INT64_MAX, 1, 7}};
     base_state b = {.version = 42, .names = names, .n_names = 2, .entries = e, .n_entries = 4};
     unsigned char *buf;
     size_t len;
@@ -32,12 +35,19 @@ static void test_round_trip(void **state)
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(d.entries[i].lead_id, e[i].lead_id);
         assert_int_equal(d.entries[i].status, e[i].status);
+        assert_int_equal(d.entries[i].sf_tag, e[i].sf_tag);
     }
     assert_non_null(base_find(&d, 90000000000LL));
     assert_null(base_find(&d, 3));
     assert_int_equal(base_find(&d, INT64_MAX)->status, 1);
     base_free(&d);
     free(buf);
+
+    assert_int_equal(base_sf_tag(NULL), 0);
+    assert_int_equal(base_sf_tag(""), 0);
+    assert_int_not_equal(base_sf_tag("00Q1"), 0);
+    assert_int_equal(base_sf_tag("00Q1"), base_sf_tag("00Q1"));
+    assert_int_not_equal(base_sf_tag("00Q1"), base_sf_tag("00Q2"));
 
     base_state empty = {0};
     assert_int_equal(base_encode(&empty, &buf, &len, &err), 0);
@@ -51,18 +61,18 @@ static void test_round_trip(void **state)
 static void test_encode_rejects_bad_state(void **state)
 {
     char *names[] = {"Registered"};
-    base_entry unordered[] = {{5, 0}, {5, 0}};
+    base_entry unordered[] = {{5, 0, 0}, {5, 0, 0}};
     base_state b = {.names = names, .n_names = 1, .entries = unordered, .n_entries = 2};
     unsigned char *buf;
     size_t len;
     recon_err err;
     assert_int_equal(base_encode(&b, &buf, &len, &err), RECON_EINVAL);
     assert_null(buf);
-    base_entry out_of_range[] = {{5, 1}};
+    base_entry out_of_range[] = {{5, 1, 0}};
     b.entries = out_of_range;
     b.n_entries = 1;
     assert_int_equal(base_encode(&b, &buf, &len, &err), RECON_EINVAL);
-    base_entry zero[] = {{0, 0}};
+    base_entry zero[] = {{0, 0, 0}};
     b.entries = zero;
     assert_int_equal(base_encode(&b, &buf, &len, &err), RECON_EINVAL);
     char *empty_name[] = {""};
@@ -77,12 +87,12 @@ static void test_hundred_thousand_is_small(void **state)
     base_entry *e = malloc(N * sizeof *e);
     /* Lead ids spread over 30 million, as in a large instance. */
     for (int i = 0; i < N; i++)
-        e[i] = (base_entry){1000000 + (int64_t)i * 297, i % 4};
+        e[i] = (base_entry){1000000 + (int64_t)i * 297, i % 4, base_sf_tag("003000000000001AAA")};
     base_state b = {.version = 1, .names = names, .n_names = 4, .entries = e, .n_entries = N};
     unsigned char *buf;
     size_t len;
     assert_int_equal(base_encode(&b, &buf, &len, NULL), 0);
-    assert_true(len < 4 * N); /* well under 400 KB */
+    assert_true(len < 8 * N); /* well under 1 MB */
     base_state d;
     assert_int_equal(base_decode(buf, len, &d, NULL), 0);
     assert_int_equal(d.n_entries, N);
@@ -98,7 +108,7 @@ static void reseal(unsigned char *buf, size_t len);
 static void test_decode_rejects_damage(void **state)
 {
     char *names[] = {"Registered", "Attended"};
-    base_entry e[] = {{10, 0}, {20, 1}, {30, 0}};
+    base_entry e[] = {{10, 0, 0}, {20, 1, 0}, {30, 0, 0}};
     base_state b = {.version = 3, .names = names, .n_names = 2, .entries = e, .n_entries = 3};
     unsigned char *buf;
     size_t len;
@@ -115,16 +125,16 @@ static void test_decode_rejects_damage(void **state)
     }
     assert_non_null(strstr(err.msg, "corrupt"));
     /* Well-sealed but wrong content: status index 3 with 2 names. The last
-     * entry's status byte sits just before the checksum. */
+     * entry's status byte sits before its 4-byte tag and the checksum. */
     unsigned char *bad = malloc(len);
     memcpy(bad, buf, len);
-    bad[len - 5] = 3;
+    bad[len - 9] = 3;
     reseal(bad, len);
     assert_int_equal(base_decode(bad, len, &d, &err), RECON_ECORRUPT);
     assert_non_null(strstr(err.msg, "status out of range"));
     /* A zero key delta (keys not increasing). */
     memcpy(bad, buf, len);
-    bad[len - 6] = 0;
+    bad[len - 10] = 0;
     reseal(bad, len);
     assert_int_equal(base_decode(bad, len, &d, &err), RECON_ECORRUPT);
     assert_non_null(strstr(err.msg, "out of order"));

@@ -309,11 +309,12 @@ static plan_input input_of(world *w, const smap *m, const base_state *base, merg
     return in;
 }
 
-/* Base of one entry: lead 1 "Registered", version 7. */
+/* Base of one entry: lead 1 "Registered" with Salesforce Lead
+ * 00Q000000000001AAA, version 7. */
 static void base_one(base_state *b, char **names, base_entry *e)
 {
     names[0] = "Registered";
-    e[0] = (base_entry){1, 0};
+    e[0] = (base_entry){1, 0, base_sf_tag("00Q000000000001AAA")};
     *b = (base_state){.version = 7, .names = names, .n_names = 1, .entries = e, .n_entries = 1};
 }
 
@@ -513,7 +514,7 @@ static void test_plan_unknown_status_keeps_base(void **state)
     w.sm[w.n_sm++] = (people_sf_member){"00v1", "00Q000000000001AAA", "ann@x.com", "Sent", 200};
     /* Lead 5 is in the base but on neither side now: dropped. */
     char *names[2] = {"Registered", "Old Status"};
-    base_entry e[2] = {{1, 1}, {5, 0}};
+    base_entry e[2] = {{1, 1, 0}, {5, 0, 0}};
     base_state base = {.version = 3, .names = names, .n_names = 2, .entries = e, .n_entries = 2};
     plan_input in = input_of(&w, m, &base, MW);
     plan *p = NULL;
@@ -640,6 +641,51 @@ static void test_plan_latest_wins_with_removal_times(void **state)
     smap_free(m);
 }
 
+/* Lead 1 was agreed with Lead 00Q..1AAA; now Marketo links it to a Contact
+ * that is not in the campaign, and the old Lead's member is gone. That is a
+ * change of identity, not a removal in Salesforce: nothing is removed from
+ * Marketo, the Contact is added, and the base remembers the Contact. */
+static void test_plan_identity_change_is_not_a_removal(void **state)
+{
+    smap *m = new_map();
+    world w = {0};
+    w.leads[w.n_leads++] =
+        (people_mkto_lead){1, "ann@x.com", NULL, NULL, NULL, NULL, "003000000000002AAA"};
+    w.people[w.n_people++] = (people_sf_person){
+        "003000000000002AAA", PEOPLE_SF_CONTACT, "ann@x.com", NULL, NULL, NULL, false, NULL};
+    w.mm[w.n_mm++] = (people_mkto_member){1, "Attended", 100};
+    char *names[1];
+    base_entry e[1];
+    base_state base;
+    base_one(&base, names, e);
+    plan_input in = input_of(&w, m, &base, MW);
+    plan *p = NULL;
+    recon_err err;
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(p->members[0].in.base.kind, MERGE_BASE_UNKNOWN);
+    assert_int_equal(p->n_items, 1);
+    assert_int_equal(p->items[0].side, MERGE_SIDE_SALESFORCE);
+    assert_int_equal(p->items[0].action, PLAN_ADD);
+    assert_string_equal(smap_name(m, p->items[0].to_status), "Attended");
+    assert_int_equal(plan_mark_applied(p, 0, NULL, &err), 0);
+    base_state nb;
+    assert_int_equal(plan_new_base(p, &nb, &err), 0);
+    assert_int_equal(nb.n_entries, 1);
+    assert_int_equal(nb.entries[0].sf_tag, base_sf_tag("003000000000002AAA"));
+    base_free(&nb);
+    plan_free(p);
+    /* The same person as agreed: the missing member is a real removal. */
+    e[0].sf_tag = base_sf_tag("003000000000002AAA");
+    e[0].status = 0;
+    w.mm[0].status = "Registered";
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(p->n_items, 1);
+    assert_int_equal(p->items[0].side, MERGE_SIDE_MARKETO);
+    assert_int_equal(p->items[0].action, PLAN_REMOVE);
+    plan_free(p);
+    smap_free(m);
+}
+
 static void test_plan_bad_input(void **state)
 {
     smap *m = new_map();
@@ -673,6 +719,7 @@ int main(void)
         cmocka_unit_test(test_plan_unknown_status_keeps_base),
         cmocka_unit_test(test_event_keys_survive_a_crash),
         cmocka_unit_test(test_plan_latest_wins_with_removal_times),
+        cmocka_unit_test(test_plan_identity_change_is_not_a_removal),
         cmocka_unit_test(test_plan_bad_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
