@@ -40,6 +40,7 @@ typedef struct {
     int64_t lead_id; /* 0: no Marketo person */
     char sf_id[20];  /* "": no Salesforce person */
     bool linked;     /* Marketo knows the sfdcLeadId */
+    bool converted;  /* got a new Salesforce id since the last clean sync */
     int mk, sf;      /* status index, -1 not a member */
     int64_t mk_ms, sf_ms;
 } person;
@@ -130,6 +131,13 @@ static void random_change(world *w)
     }
     if (x->lead_id && x->sf_id[0] && rnd(w, 8) == 0)
         x->linked = true; /* Marketo's own sync links the records */
+    if (x->sf_id[0] && rnd(w, 30) == 0) {
+        /* Lead conversion: a new Salesforce id; Salesforce moves the
+         * membership to it, Marketo may or may not know the new link. */
+        new_sf(w, x);
+        x->linked = x->lead_id && rnd(w, 2);
+        x->converted = true;
+    }
 }
 
 static person *by_member(world *w, const plan_member *m)
@@ -374,9 +382,13 @@ static void run_seed(uint64_t seed, merge_policy pol)
         assert_true(clean);
         for (int i = 0; i < NP; i++) {
             if (check)
-                check_outcome(&w, pol, base_known, &pre[i], &w.p[i], w.tb[i]);
+                /* A member agreed with another Salesforce id has no usable
+                 * base: the plan must fall back to the union rule. */
+                check_outcome(&w, pol, base_known && !(pre[i].converted && w.tb[i] >= 0), &pre[i],
+                              &w.p[i], w.tb[i]);
             assert_int_equal(w.p[i].mk, w.p[i].sf);
             w.tb[i] = w.p[i].mk;
+            w.p[i].converted = false;
         }
         w.tb_known = true;
         /* Nothing changed since: the next cycle plans nothing. */
