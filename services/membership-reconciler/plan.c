@@ -59,6 +59,15 @@ static const char *st(const plan *p, int idx)
     return smap_name(p->statuses, idx);
 }
 
+bool plan_sf_person_is_contact(const plan_member *m)
+{
+    if (!m->sf_person_id || m->created_sf_id)
+        return false;
+    if (m->sf_person && m->sf_person->id && strcmp(m->sf_person->id, m->sf_person_id) == 0)
+        return m->sf_person->kind == PEOPLE_SF_CONTACT;
+    return strncmp(m->sf_person_id, "003", 3) == 0;
+}
+
 void plan_person_text(const plan_member *m, char *buf, size_t cap)
 {
     if (m->lead_id && m->sf_person_id)

@@ -23,8 +23,9 @@
  * the same key, so it is not emitted twice. Event keys use the Salesforce
  * person id, filled in when a Lead is created (plan_mark_applied).
  *
- * Ownership: the plan borrows the status map and every string of the
- * people input (ids, emails, names); they must outlive it. Ids recorded by
+ * Ownership: the plan borrows the status map, the old base and every string
+ * of the people input (ids, emails, names); they must outlive it (the
+ * removal arrays are read only by plan_build). The pair id, ids recorded by
  * plan_mark_applied and all messages are owned by the plan. plan_free frees
  * everything the plan owns.
  */
@@ -218,6 +219,12 @@ typedef struct {
  * Marketo needs only the email. Strings are borrowed from the plan's input.
  * RECON_EINVAL for an item that creates nothing. */
 int plan_create_fields(const plan *p, size_t item, plan_person_fields *out, recon_err *err);
+
+/* Whether the member's Salesforce person is a Contact (CampaignMember
+ * ContactId) rather than a Lead (LeadId): from the person's record when the
+ * cycle read it, else from the id's key prefix (003 = Contact). A Lead the
+ * plan created is a Lead. */
+bool plan_sf_person_is_contact(const plan_member *m);
 
 /* "Marketo lead 12 / Salesforce 00Q...", "Marketo lead 12" or
  * "Salesforce 00Q...": how reports name the member's person. */

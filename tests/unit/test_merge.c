@@ -381,6 +381,8 @@ static void test_plan_first_sync_creates_people(void **state)
     assert_int_equal(plan_mark_applied(p, 0, NULL, &err), RECON_EINVAL);
     assert_int_equal(plan_mark_applied(p, 0, "00Q000000000009AAA", &err), 0);
     assert_string_equal(p->members[0].sf_person_id, "00Q000000000009AAA");
+    assert_false(plan_sf_person_is_contact(&p->members[0]));
+    assert_true(plan_sf_person_is_contact(&p->members[1]));
     assert_int_equal(plan_mark_applied(p, 1, NULL, &err), 0);
     assert_int_equal(plan_mark_applied(p, 1, NULL, &err), RECON_ESTATE);
     assert_true(plan_event_ready(p, 0));
