@@ -137,15 +137,17 @@ int ts_stack_start_service(ts_stack *s, ts_svc svc, const char *const *extra_env
     default:
         return -1;
     }
+    /* The first of two equal names wins (getenv): a restart's extra_env
+     * overrides the stack's env, which overrides the wiring. */
     const char *env[32];
     int ne = 0;
+    for (int i = 0; extra_env && extra_env[i] && ne < 8; i++)
+        env[ne++] = extra_env[i];
+    for (int i = 0; s->opts_env && s->opts_env[i] && ne < 22; i++)
+        env[ne++] = s->opts_env[i];
     env[ne++] = redis_env;
     for (int i = 0; i < nv; i++)
         env[ne++] = vars[i];
-    for (int i = 0; s->opts_env && s->opts_env[i] && ne < 24; i++)
-        env[ne++] = s->opts_env[i];
-    for (int i = 0; extra_env && extra_env[i] && ne < 31; i++)
-        env[ne++] = extra_env[i];
     env[ne] = NULL;
     const char *argv[] = {bin, "--listen", listen, "--metrics", "127.0.0.1:0", NULL};
     if (s->svc[svc])
