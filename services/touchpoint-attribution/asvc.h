@@ -145,11 +145,13 @@ void asvc_campaign_state_free(asvc_campaign_state *s);
 int asvc_store_load_campaign(const char *cid, intern *pool, asvc_campaign_state *out, asvc_err *e);
 
 /* Writes one campaign's new state atomically, refused (ABORTED) when token is
- * lower than a token already used for this campaign. members: replace the
- * whole member set with these; touchpoints: the diff against what was
+ * lower than a token already used for this campaign. members: with
+ * replace_members the whole new member set, else the changed rows (a
+ * deleted row removes its member); touchpoints: the diff against what was
  * loaded. */
 typedef struct asvc_apply {
     const asvc_campaign *c;
+    bool replace_members;
     const tp_member *members;
     size_t n_members;
     const tp_touchpoint *set;

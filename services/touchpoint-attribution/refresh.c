@@ -82,6 +82,8 @@ typedef struct member_set {
     size_t n, cap;
     intern *ids; /* member id -> index in v (ids are dense, in order) */
     int64_t max_modstamp;
+    tp_member *fetched; /* every row read, in order: the changes to store */
+    size_t n_fetched, cap_fetched;
 } member_set;
 
 static int members_init(member_set *ms, const tp_member *stored, size_t n)
@@ -109,6 +111,7 @@ static int members_init(member_set *ms, const tp_member *stored, size_t n)
 static void members_free(member_set *ms)
 {
     free(ms->v);
+    free(ms->fetched);
     intern_free(ms->ids);
     memset(ms, 0, sizeof *ms);
 }
@@ -116,6 +119,15 @@ static void members_free(member_set *ms)
 /* Adds or replaces a member (a deleted row marks it deleted). */
 static int members_put(member_set *ms, const tp_member *m)
 {
+    if (ms->n_fetched == ms->cap_fetched) {
+        size_t cap = ms->cap_fetched ? ms->cap_fetched * 2 : 64;
+        tp_member *f = realloc(ms->fetched, cap * sizeof *f);
+        if (!f)
+            return -1;
+        ms->fetched = f;
+        ms->cap_fetched = cap;
+    }
+    ms->fetched[ms->n_fetched++] = *m;
     uint32_t id = intern_find(ms->ids, m->member_id);
     if (id != INTERN_NONE) {
         ms->v[id] = *m;
@@ -310,6 +322,9 @@ static int refresh_locked(asvc *s, rpc_call *parent, const asvc_campaign *from_s
         goto done;
     bool active = (tc.enable == TP_ENABLE_ALL || tc.enable == TP_ENABLE_RESPONDED) &&
                   chmap_lookup(map, c.type) != NULL;
+    /* The whole member set is written when it was read whole (or dropped);
+     * else only the rows read since the watermark. */
+    bool replace = !active || mode == FETCH_FULL || c.members_since_ms == 0;
     if (!active) {
         if (members_init(&ms, NULL, 0) != 0)
             goto oom;
@@ -348,9 +363,21 @@ static int refresh_locked(asvc *s, rpc_call *parent, const asvc_campaign *from_s
         set[diff.n_created + i] = res.items[diff.updated[i]];
     for (size_t i = 0; i < diff.n_removed; i++)
         del[i] = st.tps[diff.removed[i]].id;
+    bool same_campaign =
+        st.c.known && strcmp(c.name, st.c.name) == 0 && strcmp(c.type, st.c.type) == 0 &&
+        strcmp(c.enable, st.c.enable) == 0 && strcmp(c.start_date, st.c.start_date) == 0 &&
+        strcmp(c.end_date, st.c.end_date) == 0 && c.modstamp_ms == st.c.modstamp_ms &&
+        c.members_since_ms == st.c.members_since_ms;
+    if (same_campaign && n_set == 0 && diff.n_removed == 0 && ms.n_fetched == 0 &&
+        (!replace || st.n_members == 0)) {
+        sum->campaigns++;
+        rc = 0; /* nothing changed: no write */
+        goto done;
+    }
     asvc_apply ap = {.c = &c,
-                     .members = ms.v,
-                     .n_members = ms.n,
+                     .replace_members = replace,
+                     .members = replace ? ms.v : ms.fetched,
+                     .n_members = replace ? ms.n : ms.n_fetched,
                      .set = set,
                      .n_set = n_set,
                      .del = del,

@@ -400,22 +400,23 @@ int asvc_store_load_campaign(const char *cid, intern *pool, asvc_campaign_state 
 }
 
 /*
- * KEYS: fenced, meta, members, tps. ARGV: token, n_meta, n_mem, n_tp_set,
- * n_tp_del, then meta pairs, member pairs, touchpoint pairs, deleted ids.
- * The member set is replaced whole (DEL + HSET), the touchpoints by diff.
+ * KEYS: fenced, meta, members, tps. ARGV: token, n_meta, replace_members,
+ * n_mem_set, n_mem_del, n_tp_set, n_tp_del, then meta pairs, member pairs,
+ * deleted member ids, touchpoint pairs, deleted touchpoint ids.
  */
 static const char apply_script[] =
     "local tok = tonumber(ARGV[1])\n"
     "local hi = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
     "if tok < hi then return 0 end\n"
     "redis.call('SET', KEYS[1], ARGV[1])\n"
-    "local nm, nmem, nset, ndel = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), "
-    "tonumber(ARGV[5])\n"
-    "local i = 6\n"
+    "local nm, nmem, nmdel = tonumber(ARGV[2]), tonumber(ARGV[4]), tonumber(ARGV[5])\n"
+    "local nset, ndel = tonumber(ARGV[6]), tonumber(ARGV[7])\n"
+    "local i = 8\n"
     "redis.call('DEL', KEYS[2])\n"
     "for k = 1, nm do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i+1]); i = i + 2 end\n"
-    "redis.call('DEL', KEYS[3])\n"
+    "if ARGV[3] == '1' then redis.call('DEL', KEYS[3]) end\n"
     "for k = 1, nmem do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i+1]); i = i + 2 end\n"
+    "for k = 1, nmdel do redis.call('HDEL', KEYS[3], ARGV[i]); i = i + 1 end\n"
     "for k = 1, nset do redis.call('HSET', KEYS[4], ARGV[i], ARGV[i+1]); i = i + 2 end\n"
     "for k = 1, ndel do redis.call('HDEL', KEYS[4], ARGV[i]); i = i + 1 end\n"
     "return 1\n";
@@ -477,9 +478,14 @@ int asvc_store_apply(const char *cid, int64_t token, const asvc_apply *ap, asvc_
         return -1;
     const asvc_campaign *c = ap->c;
     argv_list a = {0};
+    size_t n_mem_del = 0;
+    for (size_t i = 0; i < ap->n_members; i++)
+        n_mem_del += ap->members[i].is_deleted;
     args_i64(&a, token);
     args_i64(&a, 8);
-    args_i64(&a, (int64_t)ap->n_members);
+    args_i64(&a, ap->replace_members ? 1 : 0);
+    args_i64(&a, (int64_t)(ap->n_members - n_mem_del));
+    args_i64(&a, (int64_t)n_mem_del);
     args_i64(&a, (int64_t)ap->n_set);
     args_i64(&a, (int64_t)ap->n_del);
     const char *meta_names[] = {"name", "type", "enable", "start", "end"};
@@ -497,9 +503,14 @@ int asvc_store_apply(const char *cid, int64_t token, const asvc_apply *ap, asvc_
     args_str(&a, "id");
     args_str(&a, cid);
     for (size_t i = 0; i < ap->n_members; i++) {
+        if (ap->members[i].is_deleted)
+            continue;
         args_str(&a, ap->members[i].member_id);
         args_take(&a, member_encode(&ap->members[i]));
     }
+    for (size_t i = 0; i < ap->n_members; i++)
+        if (ap->members[i].is_deleted)
+            args_str(&a, ap->members[i].member_id);
     for (size_t i = 0; i < ap->n_set; i++) {
         asvc_tp t;
         asvc_tp_from_core(&ap->set[i], &t);
