@@ -265,8 +265,10 @@ int mkto_admin(void *state, const char *action, json_t *body, int64_t now, json_
             if (mkto_remove_member(s, p, lid, "Removed by user", now) != 0)
                 rc = fail(out, 404, "lead %lld is not a member of program %lld", (long long)lid,
                           (long long)p->id);
-            else
+            else {
+                rc = 200;
                 *out = json_pack("{s:s}", "result", "deleted");
+            }
         }
     } else if (strcmp(action, "create_lead") == 0) {
         const char *key;
