@@ -76,6 +76,7 @@ typedef struct asvc {
     int64_t lock_ttl_ms;
     int64_t overlap_ms; /* re-read this much before a watermark */
     char *tp_object, *at_object;
+    char *btd_field; /* CampaignMember Buyer Touchpoint Date API name (T5) */
     const char *export_names[AX_COUNT];
     char *export_names_buf; /* owns overridden names */
 

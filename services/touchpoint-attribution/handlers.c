@@ -20,10 +20,6 @@
 #define UPSERT_CHUNK 1000
 #define MAX_INGEST_ID 255
 
-/* The CampaignMember field of T5. The connector reads it under this name
- * (its typed CampaignMember carries it), so it is not configurable here. */
-#define BUYER_TOUCHPOINT_DATE_FIELD "Buyer_Touchpoint_Date__c"
-
 static asvc *svc_of(rpc_call *call)
 {
     return rpc_call_service_data(call);
@@ -249,7 +245,7 @@ static int bulk_update_touchpoint_date(rpc_call *call, const ProtobufCMessage *r
     flt.n_member_ids = rq->n_member_ids;
     Campsync__V1__SetMemberFieldRequest sr = CAMPSYNC__V1__SET_MEMBER_FIELD_REQUEST__INIT;
     sr.campaign_id = rq->campaign_id;
-    sr.field = BUYER_TOUCHPOINT_DATE_FIELD;
+    sr.field = s->btd_field;
     sr.value = rq->date;
     sr.filter = &flt;
     rpc_call_opts o = {.parent = call, .timeout_ms = s->connector_timeout_ms};

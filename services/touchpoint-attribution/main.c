@@ -68,6 +68,11 @@ static const cfg_option attr_options[] = {
      .type = CFG_DURATION_MS,
      .def = "60s",
      .help = "incremental reads start this long before the last SystemModstamp seen"},
+    {.name = "sf-field-buyer-touchpoint-date",
+     .type = CFG_STRING,
+     .def = "Buyer_Touchpoint_Date__c",
+     .help = "CampaignMember field BulkUpdateTouchpointDate writes; the same variable tells the "
+             "connector which field to read, so one setting serves both"},
     {.name = "touchpoint-object",
      .type = CFG_STRING,
      .def = "Buyer_Touchpoint__c",
@@ -131,6 +136,7 @@ static void attr_teardown(void *state)
     free(s->reconciler_target);
     free(s->tp_object);
     free(s->at_object);
+    free(s->btd_field);
     free(s->export_names_buf);
     free(s);
 }
@@ -150,12 +156,13 @@ static void *attr_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
     s->reconciler_target = recon && recon[0] ? strdup(recon) : NULL;
     s->tp_object = strdup(cfg_str(c, "touchpoint-object"));
     s->at_object = strdup(cfg_str(c, "attribution-touchpoint-object"));
+    s->btd_field = strdup(cfg_str(c, "sf-field-buyer-touchpoint-date"));
     s->refresh_interval_ms = cfg_duration_ms(c, "attribution-refresh-interval");
     s->full_refresh_interval_ms = cfg_duration_ms(c, "attribution-full-refresh-interval");
     s->connector_timeout_ms = cfg_duration_ms(c, "attribution-connector-timeout");
     s->lock_ttl_ms = cfg_duration_ms(c, "attribution-lock-ttl");
     s->overlap_ms = cfg_duration_ms(c, "attribution-watermark-overlap");
-    if (!s->connector_target || !s->tp_object || !s->at_object ||
+    if (!s->connector_target || !s->tp_object || !s->at_object || !s->btd_field ||
         (recon && recon[0] && !s->reconciler_target)) {
         snprintf(err, n, "out of memory");
         goto fail;
