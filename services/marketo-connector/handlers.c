@@ -477,9 +477,10 @@ static mkto_params *member_params(const member_query *q, const char *token, mkto
     return p;
 }
 
-/* Runs one member query to its last page, sending every non-empty page. */
+/* Runs one member query to its last page, sending every non-empty page;
+ * *sent counts the pages sent. */
 static int stream_member_query(rpc_call *call, int64_t program_id, const member_query *q,
-                               mkto_failure *f)
+                               size_t *sent, mkto_failure *f)
 {
     char path[96];
     snprintf(path, sizeof path, "/rest/v1/programs/%lld/members.json", (long long)program_id);
@@ -510,7 +511,11 @@ static int stream_member_query(rpc_call *call, int64_t program_id, const member_
         if (env.more_result && env.next_page_token && env.next_page_token[0])
             token = strdup(env.next_page_token);
         mkto_envelope_clear(&env);
-        rc = page->n_members > 0 ? rpc_call_send(call, &page->base) : 0;
+        rc = 0;
+        if (page->n_members > 0) {
+            rc = rpc_call_send(call, &page->base);
+            (*sent)++;
+        }
         protobuf_c_message_free_unpacked(&page->base, NULL);
         if (rc != 0) {
             free(token);
@@ -519,6 +524,29 @@ static int stream_member_query(rpc_call *call, int64_t program_id, const member_
         if (!token)
             return 0;
     }
+}
+
+/* Members updated in [from, to), one query per window of <= 7 days. */
+static int stream_windows(rpc_call *call, int64_t program_id, int64_t from, int64_t to)
+{
+    mkto_window *w = NULL;
+    size_t nw = 0, sent = 0;
+    mkto_err me = {{0}};
+    mkto_failure f = {0};
+    if (mkto_windows(from, to, &w, &nw, &me) != 0)
+        return rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", me.msg);
+    for (size_t i = 0; i < nw; i++) {
+        /* Marketo's endAt is inclusive and whole seconds: stop a second
+         * short so the next window's startAt is not read twice. */
+        member_query q = {
+            .filter_type = "updatedAt", .start_ms = w[i].start_ms, .end_ms = w[i].end_ms - 1000};
+        if (stream_member_query(call, program_id, &q, &sent, &f) != 0) {
+            free(w);
+            return fail(call, &f);
+        }
+    }
+    free(w);
+    return GRPC_STATUS_OK;
 }
 
 static int stream_program_members(rpc_call *call, const ProtobufCMessage *request)
@@ -542,7 +570,8 @@ static int stream_program_members(rpc_call *call, const ProtobufCMessage *reques
             size_t off, len;
             mkto_batch_range(i, n, &off, &len);
             member_query q = {.filter_type = "leadId", .ids = ids + off, .n_ids = len};
-            if (stream_member_query(call, rq->program_id, &q, &f) != 0)
+            size_t sent = 0;
+            if (stream_member_query(call, rq->program_id, &q, &sent, &f) != 0)
                 return fail(call, &f);
         }
         return GRPC_STATUS_OK;
@@ -554,30 +583,28 @@ static int stream_program_members(rpc_call *call, const ProtobufCMessage *reques
             return rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                                  "the updated window [%lld, %lld) is empty or starts at 0",
                                  (long long)from, (long long)to);
-        mkto_window *w = NULL;
-        size_t nw = 0;
-        mkto_err me = {{0}};
-        if (mkto_windows(from, to, &w, &nw, &me) != 0)
-            return rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "%s", me.msg);
-        for (size_t i = 0; i < nw; i++) {
-            /* Marketo's endAt is inclusive and whole seconds: stop a second
-             * short so the next window's startAt is not read twice. */
-            member_query q = {.filter_type = "updatedAt",
-                              .start_ms = w[i].start_ms,
-                              .end_ms = w[i].end_ms - 1000};
-            if (stream_member_query(call, rq->program_id, &q, &f) != 0) {
-                free(w);
-                return fail(call, &f);
-            }
-        }
-        free(w);
-        return GRPC_STATUS_OK;
+        return stream_windows(call, rq->program_id, from, to);
     }
     /* Every member: reachedSuccess is true or false, one paged query. */
     member_query q = {.filter_type = "reachedSuccess"};
-    if (stream_member_query(call, rq->program_id, &q, &f) != 0)
+    size_t sent = 0;
+    if (stream_member_query(call, rq->program_id, &q, &sent, &f) == 0)
+        return GRPC_STATUS_OK;
+    /* Marketo refuses non-leadId filters on programs over 100,000 members
+     * (1003): then read them by update time, in 7-day windows from the
+     * program's creation, which no member predates. */
+    if (sent > 0 || strncmp(f.msg, "marketo 1003:", 13) != 0)
         return fail(call, &f);
-    return GRPC_STATUS_OK;
+    log_kv(LOG_INFO, "program too large for one member query: reading 7-day windows", "reason",
+           f.msg, NULL);
+    Campsync__V1__Program *p = NULL;
+    if ((rc = fetch_program(call, rq->program_id, &p)) != 0)
+        return rc;
+    if (p->created_at_ms <= 0)
+        return rpc_call_fail(call, GRPC_STATUS_FAILED_PRECONDITION,
+                             "%s; and the program has no creation time to read windows from",
+                             f.msg);
+    return stream_windows(call, rq->program_id, p->created_at_ms, mkto_wall_ms() + 1000);
 }
 
 /* ---- membership writes ---- */

@@ -100,6 +100,8 @@ mkto_budget *mkto_budget_new(const mkto_budget_config *cfg, char *msg, size_t ms
         return NULL;
     }
     b->cfg = *cfg;
+    /* Replicas must not all draw the same back-off jitter. */
+    srandom((unsigned)getpid() ^ (unsigned)mkto_wall_ms());
     snprintf(b->scope, sizeof b->scope, "%s", cfg->scope ? cfg->scope : "marketo");
     b->cfg.scope = b->scope;
     rds_err e = {0};

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <cmocka.h>
@@ -205,15 +206,19 @@ static int connector_start(connector *c, const char *const *extra_env, const cha
     return c->rpc ? 0 : -1;
 }
 
-static void connector_stop(connector *c)
+/* Stops a connector with SIGTERM; 1 when it exited cleanly (status 0: no
+ * crash, no sanitizer report), else 0 with its stderr printed. */
+static int connector_stop(connector *c)
 {
     if (!c->proc)
-        return;
+        return 1;
     int st = ts_proc_stop(c->proc, 10000);
-    if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0))
+    int clean = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (!clean)
         ts_proc_dump_stderr(c->proc, 4000);
     ts_proc_free(c->proc);
     c->proc = NULL;
+    return clean;
 }
 
 static int world_up(void **state)
@@ -1234,7 +1239,84 @@ static void test_own_daily_quota(void **state)
     assert_non_null(strstr(err.message, "CAMPSYNC_MARKETO_DAILY_QUOTA"));
     assert_non_null(strstr(err.message, "resets at"));
     assert_int_equal(sbx_calls("GET /rest/asset/v1/program/{id}.json"), 1);
-    connector_stop(&c);
+    assert_true(connector_stop(&c));
+}
+
+/* A replica killed in the middle of a call cannot keep its slot: its
+ * lease expires and another replica gets the slot. */
+static long long budget_waits(const connector *c, const char *reason)
+{
+    char url[128], needle[96];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", c->metrics_port);
+    snprintf(needle, sizeof needle, "campsync_marketo_budget_waits_total{reason=\"%s\"}", reason);
+    http_res r = http("GET", url, NULL);
+    assert_int_equal(r.status, 200);
+    char *p = strstr(r.body, needle);
+    long long n = p ? atoll(p + strlen(needle)) : 0;
+    free(r.body);
+    return n;
+}
+
+static long long leases_held(void)
+{
+    char key[256];
+    snprintf(key, sizeof key, "campsync:{marketo:%s}:leases", W->mkto + 7);
+    rds_err re;
+    redisReply *r = rds_command(1, &re, "ZCARD %s", key);
+    assert_non_null(r);
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+static void *get_program_on(void *p)
+{
+    connector *c = p;
+    Campsync__V1__GetProgramRequest rq = CAMPSYNC__V1__GET_PROGRAM_REQUEST__INIT;
+    rq.program_id = 1001;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    unary_on(c, "GetProgram", &rq.base, &out, 20000, &err);
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return NULL;
+}
+
+static void test_killed_replica_lease_expires(void **state)
+{
+    (void)state;
+    const char *env[] = {"CAMPSYNC_MARKETO_MAX_CONCURRENT=1", "CAMPSYNC_MARKETO_TIMEOUT_MS=3s",
+                         NULL};
+    connector a = {0}, b = {0};
+    assert_int_equal(connector_start(&a, env, "doomed"), 0);
+    assert_int_equal(connector_start(&b, env, "survivor"), 0);
+    /* Warm both tokens, then hold A's call at the sandbox. */
+    pthread_t th;
+    get_program_on(&a);
+    get_program_on(&b);
+    set_faults("{\"vendor\":\"marketo\",\"latency\":1.0,\"latency_ms\":2500}");
+    pthread_create(&th, NULL, get_program_on, &a);
+    for (int i = 0; i < 200 && leases_held() == 0; i++)
+        ts_sleep_ms(10);
+    assert_int_equal(leases_held(), 1);
+    ts_proc_signal(a.proc, SIGKILL);
+    pthread_join(th, NULL);
+    admin_do("DELETE", "/admin/faults", NULL);
+    assert_int_equal(leases_held(), 1); /* the dead replica's slot */
+    long long waits = budget_waits(&b, "concurrency");
+    Campsync__V1__GetProgramRequest rq = CAMPSYNC__V1__GET_PROGRAM_REQUEST__INIT;
+    rq.program_id = 1002;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    ASSERT_OK(unary_on(&b, "GetProgram", &rq.base, &out, 30000, &err), err);
+    assert_int_equal(((Campsync__V1__Program *)out)->id, 1002);
+    protobuf_c_message_free_unpacked(out, NULL);
+    /* B waited for the slot, got it once the lease expired, returned it. */
+    assert_true(budget_waits(&b, "concurrency") > waits);
+    assert_int_equal(leases_held(), 0);
+    ts_proc_wait(a.proc, 5000, NULL);
+    ts_proc_free(a.proc);
+    assert_true(connector_stop(&b));
 }
 
 /* ---- three replicas, one budget ---- */
@@ -1301,7 +1383,7 @@ static void test_three_replicas_share_budget(void **state)
     for (int i = 0; i < 3; i++) {
         r606 += vendor_errors(&r[i], "606");
         r615 += vendor_errors(&r[i], "615");
-        connector_stop(&r[i]);
+        assert_true(connector_stop(&r[i]));
     }
     fprintf(stderr, "three replicas: %lld REST calls, %lld within limits, 606: %lld, 615: %lld\n",
             rest, today, r606, r615);
@@ -1359,7 +1441,14 @@ static void test_bad_credentials(void **state)
                      GRPC_STATUS_UNAUTHENTICATED);
     assert_non_null(strstr(err.message, "CAMPSYNC_MARKETO_CLIENT_ID"));
     assert_null(strstr(err.message, "wrong"));
-    connector_stop(&c);
+    assert_true(connector_stop(&c));
+}
+
+/* Last: the main connector shuts down cleanly after everything above. */
+static void test_clean_shutdown(void **state)
+{
+    (void)state;
+    assert_true(connector_stop(&W->main));
 }
 
 int main(void)
@@ -1385,9 +1474,11 @@ int main(void)
         cmocka_unit_test_setup(test_daily_quota, fresh),
         cmocka_unit_test_setup(test_usage, fresh),
         cmocka_unit_test_setup(test_own_daily_quota, fresh),
+        cmocka_unit_test_setup(test_killed_replica_lease_expires, fresh),
         cmocka_unit_test_setup(test_three_replicas_share_budget, fresh),
         cmocka_unit_test_setup(test_bad_config, fresh),
         cmocka_unit_test_setup(test_bad_credentials, fresh),
+        cmocka_unit_test(test_clean_shutdown),
     };
     int rc = cmocka_run_group_tests(tests, world_up, world_down);
     curl_global_cleanup();
