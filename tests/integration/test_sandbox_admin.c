@@ -465,6 +465,30 @@ static void test_marketo_ui_actions_write_activities(void **state)
     json_t *costs = json_object_get(json_array_get(json_object_get(r.json, "result"), 0), "costs");
     assert_int_equal(json_array_size(costs), 1);
     res_free(&r);
+    /* Remove, add back, and a lead made and edited in the UI. */
+    snprintf(body, sizeof body, "{\"programId\":1001,\"leadId\":%lld}", (long long)lead);
+    admin_ok(sb, "POST", "/admin/marketo/remove_member", body);
+    r = admin(sb, "POST", "/admin/marketo/remove_member", body);
+    assert_int_equal(r.status, 404);
+    res_free(&r);
+    admin_ok(sb, "POST", "/admin/marketo/add_member", body);
+    r = admin(sb, "POST", "/admin/marketo/add_member", body);
+    assert_int_equal(r.status, 409);
+    res_free(&r);
+    r = admin(sb, "POST", "/admin/marketo/create_lead",
+              "{\"email\":\"ui@example.com\",\"firstName\":\"Ui\"}");
+    assert_int_equal(r.status, 200);
+    json_int_t new_id = json_integer_value(json_object_get(r.json, "id"));
+    assert_true(new_id > 0);
+    res_free(&r);
+    snprintf(body, sizeof body, "{\"id\":%lld,\"lastName\":\"Interface\"}", (long long)new_id);
+    admin_ok(sb, "POST", "/admin/marketo/change_lead", body);
+    r = sget(sb,
+             "/rest/v1/leads.json?filterType=email&filterValues=ui%40example.com&fields=lastName");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(r.json, "result"), 0), "lastName")),
+                        "Interface");
+    res_free(&r);
     /* Errors name the problem. */
     r = admin(sb, "POST", "/admin/marketo/add_member", "{\"programId\":1001}");
     assert_int_equal(r.status, 400);

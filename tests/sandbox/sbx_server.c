@@ -389,8 +389,13 @@ static enum MHD_Result serve_vendor(struct sbx_server *s, int which, req_ctx *c,
         resp.body_len /= 2;
     if (fault == FK_MALFORMED && resp.body)
         corrupt(resp.body, resp.body_len);
-    return send_body(c->conn, resp.status ? resp.status : 200, resp.content_type, resp.body,
-                     resp.body_len, &resp);
+    if (resp.status < 100 || resp.status > 599) {
+        log_kv(LOG_ERROR, "vendor returned no valid HTTP status", "vendor", v->name, "path", url,
+               NULL);
+        free(resp.body);
+        return send_json(c->conn, 500, admin_error("sandbox vendor bug: no valid HTTP status"));
+    }
+    return send_body(c->conn, resp.status, resp.content_type, resp.body, resp.body_len, &resp);
 }
 
 /* ---- admin ---- */
@@ -637,6 +642,14 @@ static json_t *vendor_admin(struct sbx_server *s, int i, const char *action, jso
     pthread_rwlock_rdlock(&s->state_lock);
     *status = s->v[i].ops->admin(s->v[i].state, action, body, sandbox_now(s), &out);
     pthread_rwlock_unlock(&s->state_lock);
+    if (*status < 100 || *status > 599) {
+        /* A vendor bug must not turn into a dropped connection. */
+        log_kv(LOG_ERROR, "vendor admin returned no valid HTTP status", "vendor", s->v[i].name,
+               "action", action, NULL);
+        json_decref(out);
+        *status = 500;
+        return admin_error("the vendor's admin action returned no valid HTTP status");
+    }
     return out ? out : json_object();
 }
 
