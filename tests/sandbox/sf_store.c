@@ -116,6 +116,8 @@ static const sfs_field_def sfs_member_fields[] = {
     {"Status", SF_T_STRING, CU, NULL},
     {"HasResponded", SF_T_BOOL, 0, NULL},
     {"FirstRespondedDate", SF_T_DATE, 0, NULL},
+    {"Type", SF_T_STRING, 0, NULL},
+    {"LeadOrContactId", SF_T_REF, 0, "Lead"},
     {NULL, 0, 0, NULL},
 };
 
@@ -734,6 +736,12 @@ static void sfs_derive(sfs_state *st, sfs_object *obj, json_t *f, int64_t now_ms
         json_object_set_new(f, "IsClosed", json_boolean(closed));
         json_object_set_new(f, "IsWon", json_boolean(won));
     } else if (strcmp(name, "CampaignMember") == 0) {
+        const char *contact = sfs_str(f, "ContactId"), *lead = sfs_str(f, "LeadId");
+        json_object_set_new(f, "Type", json_string(contact ? "Contact" : "Lead"));
+        json_object_set_new(f, "LeadOrContactId",
+                            contact ? json_string(contact)
+                            : lead  ? json_string(lead)
+                                    : json_null());
         json_t *status = sfs_find_status(st, sfs_str(f, "CampaignId"), sfs_str(f, "Status"));
         if (!status)
             return;
@@ -1458,11 +1466,18 @@ static int sfs_load_record(sfs_state *st, sfs_object *obj, json_t *row, int64_t 
             json_decref(f);
             return -1;
         }
-        if (!json_is_boolean(json_object_get(row, "HasResponded")))
-            sfs_derive(st, obj, f, now_ms);
-    } else {
-        sfs_derive(st, obj, f, now_ms);
     }
+    /* Derived fields are filled in where the dataset doesn't give them. */
+    json_t *given = json_object();
+    json_object_foreach(row, key, value)
+    {
+        const sfs_field *fd = sfs_field_find(obj, key);
+        if (fd && json_object_get(f, fd->name))
+            json_object_set(given, fd->name, json_object_get(f, fd->name));
+    }
+    sfs_derive(st, obj, f, now_ms);
+    json_object_update(f, given);
+    json_decref(given);
     if (!sfs_store_new(st, obj, id, f)) {
         snprintf(err, err_len, "salesforce: out of memory");
         json_decref(f);

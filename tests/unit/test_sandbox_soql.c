@@ -382,6 +382,10 @@ static void test_eval_logic_and_ids(void **state)
     json_t *r = json_array_get(json_object_get(b, "records"), 0);
     assert_true(json_is_true(json_object_get(r, "IsDeleted")));
     json_decref(b);
+    /* Type and LeadOrContactId follow the member's person. */
+    assert_int_equal(count(st, "SELECT Id FROM CampaignMember WHERE Type = 'Lead' AND "
+                               "LeadOrContactId = '00Q000000000002'"),
+                     1);
     /* Relationship fields in WHERE. */
     assert_int_equal(count(st, "SELECT Id FROM CampaignMember WHERE Lead.Email = 'one@x.com'"), 1);
     assert_int_equal(count(st, "SELECT Id FROM CampaignMember WHERE Lead.Company IN ('A','B')"), 2);
