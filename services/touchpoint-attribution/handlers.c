@@ -184,7 +184,8 @@ static int list_touchpoints(rpc_call *call, const ProtobufCMessage *request)
         intern_free(pool);
         return fail(call, &e);
     }
-    qsort(all.v, all.n, sizeof *all.v, cmp_tp);
+    if (all.n > 1)
+        qsort(all.v, all.n, sizeof *all.v, cmp_tp);
     Campsync__V1__Touchpoint *msgs = calloc(PAGE, sizeof *msgs);
     Campsync__V1__Touchpoint **ptrs = calloc(PAGE, sizeof *ptrs);
     int status = GRPC_STATUS_OK;

@@ -300,6 +300,10 @@ static tplist *list_tps(const char *campaign)
             l->v[l->n++] = p->touchpoints[i];
         }
     }
+    if (got != 0) {
+        fprintf(stderr, "ListTouchpoints: %s\n", err.message);
+        ts_proc_dump_stderr(stack->svc[TS_SVC_ATTRIBUTION], 8000);
+    }
     assert_int_equal(got, 0);
     rpc_stream_close(st);
     return l;
