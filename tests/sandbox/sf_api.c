@@ -796,8 +796,25 @@ static json_t *sfs_collection_records(sfs_call *c, json_t *body, int *all_or_non
         return NULL;
     }
     *all_or_none = json_is_true(aon);
+    /* Records are saved in chunks of one type; a call may hold 10 chunks. */
+    int chunks = 0;
+    const char *prev = NULL;
     size_t i;
     json_t *rec;
+    json_array_foreach(records, i, rec)
+    {
+        const char *t =
+            json_string_value(json_object_get(json_object_get(rec, "attributes"), "type"));
+        if (!t || !prev || strcasecmp(t, prev) != 0)
+            chunks++;
+        prev = t;
+    }
+    if (chunks > 10) {
+        sfs_reply_error(c, 400, "EXCEEDED_MAX_TYPES_LIMIT",
+                        "Cannot have more than 10 chunks in a single operation. Please rearrange "
+                        "the data to reduce chunking.");
+        return NULL;
+    }
     json_array_foreach(records, i, rec)
     {
         if (!json_is_object(rec)) {

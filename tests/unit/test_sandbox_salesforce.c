@@ -717,6 +717,17 @@ static void test_all_or_none(void **s)
                                  "AND+HasResponded=true))",
                                  0),
                      2);
+    /* At most 10 chunks of one type each. */
+    char chunky[4096];
+    size_t o = (size_t)snprintf(chunky, sizeof chunky, "{\"records\":[");
+    for (int i = 0; i < 11; i++)
+        o += (size_t)snprintf(chunky + o, sizeof chunky - o,
+                              "%s{\"attributes\":{\"type\":\"%s\"},\"Name\":\"N%d\"}", i ? "," : "",
+                              i % 2 ? "Account" : "Campaign", i);
+    snprintf(chunky + o, sizeof chunky - o, "]}");
+    r = call_ok("POST", url, chunky, 400);
+    assert_string_equal(err_code(r.body), "EXCEEDED_MAX_TYPES_LIMIT");
+    json_decref(r.body);
     /* Bad value types reject the whole request before anything is saved. */
     r = call_ok("POST", url,
                 "{\"records\":[{\"attributes\":{\"type\":\"Lead\"},\"LastName\":\"Ok\","
