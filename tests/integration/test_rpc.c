@@ -10,6 +10,7 @@
  * the python3-grpcio interop test (rpc_interop.py) run it as a child.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -982,7 +983,7 @@ static void *caller_main(void *arg)
 static pid_t spawn_server(int *port)
 {
     int fds[2];
-    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
