@@ -13,6 +13,19 @@
  *
  * JWT bearer: the assertion's payload is decoded and iss/sub/exp are checked;
  * the RS256 signature is NOT verified (the sandbox holds no certificate).
+ *
+ * Faults asked for by the framework: SERVER_ERROR and RATE_LIMIT answer 503;
+ * TRANSIENT makes writes fail with UNABLE_TO_LOCK_ROW (per record inside
+ * collections, HTTP 400 for a single-record call) and reads answer 503
+ * (a read takes no lock in Salesforce). Faulted calls still count against the
+ * daily API limit, as Salesforce counts every authenticated call.
+ *
+ * Call-accounting labels (sbx_response.endpoint): "POST oauth2/token",
+ * "GET identity", "GET versions", "GET query", "GET queryAll", "GET limits",
+ * "GET|POST|PATCH|DELETE sobjects", "GET describe", "PATCH sobjects upsert",
+ * "POST|PATCH|DELETE composite/sobjects", "GET composite/sobjects",
+ * "PATCH composite/sobjects upsert"; calls refused before reaching an
+ * endpoint (bad version, no valid session) count as "GET data".
  */
 #include "sbx.h"
 #include "sf_admin.h"

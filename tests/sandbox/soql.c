@@ -487,7 +487,6 @@ static sfq_expr *sfq_parse_comparison(sfq_parser *p)
     e->kind = SFQ_CMP;
     if (sfq_parse_path(p, &e->path) != 0)
         goto fail;
-    e->op_pos = (int)p->tok.start;
     int is_list = 0;
     if (p->tok.kind == TK_OP) {
         e->op = p->tok.op;
@@ -808,7 +807,6 @@ int sfq_parse(const char *q, sfq_query **out, sfq_error *err)
     }
     if (sfq_is_kw(&p, "OFFSET")) {
         sfq_lex(&p);
-        query->offset_pos = (int)p.tok.start;
         if (sfq_parse_long(&p, &query->offset) != 0)
             goto fail;
         if (query->offset > 2000) {

@@ -73,7 +73,6 @@ typedef struct sfq_expr {
     sfq_op op;           /* CMP */
     sfq_literal *values; /* CMP: 1 value, or the IN list */
     int n_values;
-    int op_pos;
 } sfq_expr;
 
 typedef struct sfq_order {
@@ -93,7 +92,6 @@ typedef struct sfq_query {
     int n_order;
     long limit;  /* -1 when absent */
     long offset; /* -1 when absent */
-    int offset_pos;
 } sfq_query;
 
 typedef struct sfq_error {
