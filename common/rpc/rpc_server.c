@@ -1292,6 +1292,15 @@ int rpc_server_create(rpc_server **out, const rpc_server_opts *opts, rpc_error *
                  !(srv->tls_ca = rpc_read_file(opts->tls_client_ca_file, "client CA", err)))
             rc = GRPC_STATUS_INVALID_ARGUMENT;
     }
+    if (rc == 0 && srv->tls_cert && !strstr(srv->tls_cert, "-----BEGIN CERTIFICATE-----"))
+        rc = rpc_set_error(err, GRPC_STATUS_INVALID_ARGUMENT,
+                           "TLS certificate %s has no PEM certificate", opts->tls_cert_file);
+    if (rc == 0 && srv->tls_key && !strstr(srv->tls_key, "PRIVATE KEY-----"))
+        rc = rpc_set_error(err, GRPC_STATUS_INVALID_ARGUMENT, "TLS key %s has no PEM private key",
+                           opts->tls_key_file);
+    if (rc == 0 && srv->tls_ca && !strstr(srv->tls_ca, "-----BEGIN CERTIFICATE-----"))
+        rc = rpc_set_error(err, GRPC_STATUS_INVALID_ARGUMENT, "client CA %s has no PEM certificate",
+                           opts->tls_client_ca_file);
     if (rc == 0 && pipe2(srv->shutdown_pipe, O_CLOEXEC) != 0)
         rc = rpc_set_error(err, GRPC_STATUS_INTERNAL, "pipe: %s", strerror(errno));
     if (rc != 0) {
@@ -1378,8 +1387,9 @@ int rpc_server_start(rpc_server *srv, rpc_error *err)
     grpc_server_credentials_release(creds);
     if (srv->port <= 0)
         return rpc_set_error(err, GRPC_STATUS_UNAVAILABLE,
-                             "cannot listen on %s (address in use, or not host:port?)",
-                             srv->listen_addr);
+                             "cannot listen on %s (address in use, or not host:port?%s)",
+                             srv->listen_addr,
+                             srv->tls_cert ? " or the TLS key does not match the certificate" : "");
     grpc_server_start(srv->server);
     srv->started = 1;
     for (int i = 0; i < srv->n_workers; i++) {

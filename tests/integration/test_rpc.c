@@ -930,6 +930,10 @@ static void test_tls_and_mtls(void **state)
         .listen_addr = "127.0.0.1:0", .tls_cert_file = "/nonexistent.pem", .tls_key_file = key};
     assert_int_equal(rpc_server_create(&bad, &bo, &err), GRPC_STATUS_INVALID_ARGUMENT);
     assert_non_null(strstr(err.message, "/nonexistent.pem"));
+    rpc_server_opts swapped = {
+        .listen_addr = "127.0.0.1:0", .tls_cert_file = key, .tls_key_file = cert};
+    assert_int_equal(rpc_server_create(&bad, &swapped, &err), GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "server.key"));
     rpc_client_opts half = {.tls_ca_file = ca, .tls_cert_file = ccert};
     assert_null(rpc_client_get("127.0.0.1:1", &half, &err));
     assert_int_equal(err.code, GRPC_STATUS_INVALID_ARGUMENT);
