@@ -426,6 +426,28 @@ static void test_client_rejects_wrong_request_type(void **state)
                      GRPC_STATUS_INVALID_ARGUMENT);
 }
 
+static void test_client_errors(void **state)
+{
+    (void)state;
+    rpc_error err = {0};
+    Campsync__V1__Program *p;
+    /* Nothing listens on port 1: UNAVAILABLE, naming the method. */
+    rpc_call_opts quick = {.timeout_ms = 3000};
+    assert_int_equal(get_program_call(client_for("127.0.0.1:1", NULL), 1, &quick, &p, &err),
+                     GRPC_STATUS_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "campsync.v1.MarketoConnector/GetProgram"));
+
+    /* A call without its own timeout gets the client's default deadline. */
+    rpc_client_opts co = {.default_timeout_ms = 300};
+    Campsync__V1__ListProgramsRequest rq = CAMPSYNC__V1__LIST_PROGRAMS_REQUEST__INIT;
+    rq.updated_since_ms = -10000;
+    ProtobufCMessage *m = NULL;
+    assert_int_equal(rpc_client_unary(client_for(plain->target, &co), MKTO, "ListPrograms",
+                                      &rq.base, &m, NULL, &err),
+                     GRPC_STATUS_DEADLINE_EXCEEDED);
+    assert_null(m);
+}
+
 static void test_stream_round_trip(void **state)
 {
     (void)state;
@@ -1123,6 +1145,7 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_unary_round_trip),
         cmocka_unit_test(test_client_rejects_wrong_request_type),
+        cmocka_unit_test(test_client_errors),
         cmocka_unit_test(test_stream_round_trip),
         cmocka_unit_test(test_unknown_method_unimplemented),
         cmocka_unit_test(test_missing_handler_unimplemented),
