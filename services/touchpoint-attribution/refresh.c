@@ -664,7 +664,7 @@ static void *refresher_main(void *arg)
 
 /* Membership events from the reconciler: a campaign whose membership just
  * changed is refreshed at once instead of at the next pass. The stream is
- * reopened every few seconds (so shutdown never waits long) and resumed
+ * reopened every 2 s (shutdown waits for at most that) and resumed
  * after the last event seen, so nothing in between is missed. */
 #define RECON_SVC (&campsync__v1__membership_reconciler__descriptor)
 static void *listener_main(void *arg)
@@ -681,7 +681,7 @@ static void *listener_main(void *arg)
             break;
         Campsync__V1__WatchEventsRequest rq = CAMPSYNC__V1__WATCH_EVENTS_REQUEST__INIT;
         rq.from_event_id = last;
-        rpc_call_opts o = {.timeout_ms = 5000};
+        rpc_call_opts o = {.timeout_ms = 2000};
         rpc_stream *st = NULL;
         rpc_error re = {0};
         int failed = rpc_stream_open(s->recon, RECON_SVC, "WatchEvents", &rq.base, &o, &st, &re);
