@@ -930,6 +930,66 @@ static void test_transient_faults_608_713_and_unknown_path_610(void **state)
     res_free(&r);
 }
 
+typedef struct {
+    const sandbox *sb;
+    const char *body;
+    http_res r;
+} upsert_arg;
+
+static void *upsert_call(void *p)
+{
+    upsert_arg *a = p;
+    a->r = spost(a->sb, "/rest/v1/leads.json", a->body);
+    return NULL;
+}
+
+/* Two upserts of one new email, both in flight at once; returns how many
+ * answered "created". */
+static int overlapping_upserts(sandbox *sb, const char *email)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"input\":[{\"email\":\"%s\"}]}", email);
+    admin_ok(sb, "POST", "/admin/faults",
+             "{\"vendor\":\"marketo\",\"latency\":1.0,\"latency_ms\":1500,"
+             "\"path_prefix\":\"/rest/v1/leads.json\"}");
+    pthread_t th[2];
+    upsert_arg args[2];
+    for (int i = 0; i < 2; i++) {
+        args[i].sb = sb;
+        args[i].body = body;
+        memset(&args[i].r, 0, sizeof args[i].r);
+        assert_int_equal(pthread_create(&th[i], NULL, upsert_call, &args[i]), 0);
+    }
+    int created = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        assert_true(success(&args[i].r));
+        created += strcmp(json_string_value(json_object_get(result_at(&args[i].r, 0), "status")),
+                          "created") == 0;
+        res_free(&args[i].r);
+    }
+    admin_ok(sb, "DELETE", "/admin/faults", NULL);
+    return created;
+}
+
+static void test_overlapping_upserts_duplicate_only_with_the_quirk(void **state)
+{
+    sandbox *sb = *state;
+    fetch_token(sb);
+    /* Off by default: requests are serialised, the second one updates. */
+    assert_int_equal(overlapping_upserts(sb, "race.one@example.com"), 1);
+    admin_ok(sb, "POST", "/admin/marketo/quirks", "{\"duplicate_race\":true}");
+    assert_int_equal(overlapping_upserts(sb, "race.two@example.com"), 2);
+    http_res r =
+        sget(sb, "/rest/v1/leads.json?filterType=email&filterValues=race.two%40example.com");
+    assert_int_equal(json_array_size(json_object_get(r.json, "result")), 2);
+    res_free(&r);
+    /* One after the other, even with the quirk, there is no duplicate. */
+    r = spost(sb, "/rest/v1/leads.json", "{\"input\":[{\"email\":\"race.one@example.com\"}]}");
+    assert_string_equal(json_string_value(json_object_get(result_at(&r, 0), "status")), "updated");
+    res_free(&r);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -962,6 +1022,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daily_quota_607, sandbox_start, sandbox_stop),
         cmocka_unit_test_setup_teardown(test_concurrency_615, sandbox_start, sandbox_stop),
         cmocka_unit_test_setup_teardown(test_transient_faults_608_713_and_unknown_path_610,
+                                        sandbox_start, sandbox_stop),
+        cmocka_unit_test_setup_teardown(test_overlapping_upserts_duplicate_only_with_the_quirk,
                                         sandbox_start, sandbox_stop),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

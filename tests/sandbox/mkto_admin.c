@@ -238,6 +238,15 @@ int mkto_admin(void *state, const char *action, json_t *body, int64_t now, json_
             }
             *out = limits_json(s);
         }
+    } else if (strcmp(action, "quirks") == 0) {
+        json_t *dr = json_object_get(body, "duplicate_race");
+        if (dr && !json_is_boolean(dr)) {
+            rc = fail(out, 400, "'duplicate_race' must be true or false");
+        } else {
+            if (dr)
+                s->duplicate_race = json_is_true(dr);
+            *out = json_pack("{s:b}", "duplicate_race", s->duplicate_race);
+        }
     } else if (strcmp(action, "add_member") == 0 || strcmp(action, "change_member_status") == 0) {
         mkto_program *p;
         int64_t lid;
@@ -310,11 +319,12 @@ int mkto_admin(void *state, const char *action, json_t *body, int64_t now, json_
     } else if (strcmp(action, "sfdc_campaign_change") == 0) {
         rc = sfdc_campaign_change(s, body, now, out);
     } else {
-        rc = fail(out, 404,
-                  "unknown marketo admin action '%s' (state, expire_tokens, limits, add_member, "
-                  "remove_member, change_member_status, create_lead, change_lead, "
-                  "update_program, sfdc_campaign_change)",
-                  action);
+        rc = fail(
+            out, 404,
+            "unknown marketo admin action '%s' (state, expire_tokens, limits, quirks, add_member, "
+            "remove_member, change_member_status, create_lead, change_lead, "
+            "update_program, sfdc_campaign_change)",
+            action);
     }
     pthread_mutex_unlock(&s->mu);
     json_decref(empty);

@@ -1078,8 +1078,15 @@ static void leads_sync(ctx *c)
             } else {
                 const char *ks = json_string_value(kv);
                 has_key = ks && *ks;
-                if (has_key)
+                if (has_key && c->s->duplicate_race && c->req->received_ms > 0) {
+                    int64_t all[64];
+                    size_t na = mkto_leads_by(c->s, lf, ks, all, 64);
+                    for (size_t k = 0; k < na && k < 64; k++)
+                        if (c->s->leads[all[k]].created_ms <= c->req->received_ms && n < 2)
+                            idx[n++] = all[k];
+                } else if (has_key) {
                     n = mkto_leads_by(c->s, lf, ks, idx, 2);
+                }
             }
             if (strcmp(action, "createDuplicate") == 0)
                 n = 0;

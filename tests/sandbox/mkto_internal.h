@@ -141,6 +141,12 @@ typedef struct mkto_state {
     size_t win_cap, win_head, win_n;
     int64_t day_start_ms, day_count;
 
+    /* Quirk (off unless asked for through the admin API): an upsert does
+     * not see leads created after it arrived, as Marketo's dedupe lags
+     * behind concurrent writes; overlapping upserts of one email then make
+     * duplicates. */
+    int duplicate_race;
+
     uint64_t rng;
     uint64_t request_seq;
     int transient_flip;

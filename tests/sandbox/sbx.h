@@ -79,6 +79,9 @@ typedef struct sbx_request {
      * (a latency fault keeps a request in flight): lets a vendor emulate a
      * concurrency limit such as Marketo's 615. 0 when unknown. */
     int inflight;
+    /* Sandbox time when the request arrived, before any latency fault
+     * (now_ms is when it is served). 0 when unknown. */
+    int64_t received_ms;
 } sbx_request;
 
 #define SBX_MAX_HEADERS 8

@@ -338,6 +338,7 @@ static enum MHD_Result serve_vendor(struct sbx_server *s, int which, req_ctx *c,
         log_kv(LOG_DEBUG, "fault: dropped connection", "vendor", v->name, "path", url, NULL);
         return MHD_NO;
     }
+    int64_t received = sandbox_now(s);
     atomic_fetch_add(&v->inflight, 1);
     if (fault == FK_LATENCY && v->latency_ms > 0) {
         struct timespec ts = {.tv_sec = v->latency_ms / 1000,
@@ -364,6 +365,7 @@ static enum MHD_Result serve_vendor(struct sbx_server *s, int which, req_ctx *c,
     req.header = req_header;
     req.impl = c;
     req.inflight = atomic_load(&v->inflight);
+    req.received_ms = received;
 
     sbx_response resp = {0};
     resp.status = 200;
