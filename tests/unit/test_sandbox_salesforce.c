@@ -446,6 +446,23 @@ static void test_routing(void **s)
     r = call_ok("GET", "/services/data/v60.0/sobjects", NULL, 200);
     assert_true(json_array_size(json_object_get(r.body, "sobjects")) >= 9);
     json_decref(r.body);
+    /* Retrieve several rows at once; unknown ids give null. */
+    r = call_ok("GET",
+                "/services/data/v60.0/composite/sobjects/Lead?ids=00Q000000000001,"
+                "00Q000000000009&fields=Email",
+                NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(r.body, 0), "Email")),
+                        "one@x.com");
+    assert_true(json_is_null(json_array_get(r.body, 1)));
+    json_decref(r.body);
+    r = call_ok("GET",
+                "/services/data/v60.0/composite/sobjects/Lead?ids=00Q000000000001&fields=Nope",
+                NULL, 400);
+    assert_string_equal(err_code(r.body), "INVALID_FIELD");
+    json_decref(r.body);
+    /* The identity of another org is not found. */
+    r = call_ok("GET", "/id/00D000000000002/" USER, NULL, 404);
+    json_decref(r.body);
     r = call_ok("GET", "/nothing/here", NULL, 404);
     json_decref(r.body);
 }
@@ -796,6 +813,31 @@ static void test_member_status_rules(void **s)
     assert_string_equal(rec_status(r.body, 0), "DELETE_FAILED");
     assert_string_equal(rec_status(r.body, 1), "ok");
     json_decref(r.body);
+    /* The default can't be unset, nor the last responded status made unresponded. */
+    char body0[512];
+    snprintf(body0, sizeof body0,
+             "{\"records\":[{\"attributes\":{\"type\":\"CampaignMemberStatus\"},\"id\":\"%s\","
+             "\"IsDefault\":false}]}",
+             noshow);
+    r = call_ok("PATCH", url, body0, 200);
+    assert_string_equal(rec_status(r.body, 0), "FIELD_INTEGRITY_EXCEPTION");
+    json_decref(r.body);
+    r = call_ok("GET",
+                "/services/data/v60.0/query?q=SELECT+Id+FROM+CampaignMemberStatus+WHERE+"
+                "Label='Attended'",
+                NULL, 200);
+    char attended[19];
+    snprintf(attended, sizeof attended, "%s",
+             json_string_value(
+                 json_object_get(json_array_get(json_object_get(r.body, "records"), 0), "Id")));
+    json_decref(r.body);
+    snprintf(body0, sizeof body0,
+             "{\"records\":[{\"attributes\":{\"type\":\"CampaignMemberStatus\"},\"id\":\"%s\","
+             "\"HasResponded\":false}]}",
+             attended);
+    r = call_ok("PATCH", url, body0, 200);
+    assert_string_equal(rec_status(r.body, 0), "FIELD_INTEGRITY_EXCEPTION");
+    json_decref(r.body);
     /* Renaming a status carries its members along. */
     char body[512];
     snprintf(body, sizeof body,
@@ -1100,6 +1142,17 @@ static void test_admin_actions(void **s)
              "SELECT+Id+FROM+CampaignMember+WHERE+ContactId='%s'+AND+LeadId='00Q000000000002'",
              contact);
     assert_int_equal(query_count(q, 0), 1);
+    json_decref(out);
+    /* A converted lead can't be converted again, nor converted into a missing contact. */
+    assert_int_equal(admin("convert_lead", "{\"id\":\"00Q000000000002\"}", NULL), 400);
+    assert_int_equal(admin("convert_lead",
+                           "{\"id\":\"00Q000000000001\",\"contact_id\":\"003000000000009\"}", NULL),
+                     404);
+    assert_int_equal(admin("convert_lead",
+                           "{\"id\":\"00Q000000000001\",\"contact_id\":\"003000000000001\"}", &out),
+                     200);
+    assert_string_equal(json_string_value(json_object_get(out, "account_id")),
+                        "001000000000001AAA");
     json_decref(out);
     assert_int_equal(admin("remove_member", "{\"id\":\"00v000000000000\"}", NULL), 404);
     snprintf(q, sizeof q, "{\"id\":\"%s\"}", mid);
