@@ -372,7 +372,9 @@ static void test_channel_mapping(void **state)
     static const char *const clash_sub[][3] = {{"Webinar", "Events", "Webinar"},
                                                {"Virtual Event", "Events", "Webinar"}};
     assert_int_equal(set_mapping(clash_sub, 2, &err), GRPC_STATUS_INVALID_ARGUMENT);
-    assert_non_null(strstr(err.message, "Webinar"));
+    /* the message names the subchannel and both Types */
+    assert_non_null(strstr(err.message, "\"Webinar\""));
+    assert_non_null(strstr(err.message, "Virtual Event"));
     static const char *const clash_type[][3] = {{"Webinar", "Events", "Webinar"},
                                                 {"Webinar", "Online", "Live Stream"}};
     assert_int_equal(set_mapping(clash_type, 2, &err), GRPC_STATUS_INVALID_ARGUMENT);
@@ -842,6 +844,13 @@ static void test_attribution(void **state)
         if (model == CAMPSYNC__V1__MODEL__FIRST_TOUCH) {
             assert_int_equal(oa->touches[0]->weight_ppm, 1000000);
             assert_int_equal(oa->touches[0]->revenue_minor, g_amount);
+        }
+        if (model == CAMPSYNC__V1__MODEL__W_SHAPED) {
+            /* the opportunity came after every touch: the last one is OC and,
+             * closed won later, CW too */
+            uint32_t last = oa->touches[2]->positions;
+            assert_true((last & CAMPSYNC__V1__POSITION__OC) && (last & CAMPSYNC__V1__POSITION__CW));
+            assert_true(oa->touches[2]->weight_ppm > oa->touches[1]->weight_ppm);
         }
         if (model == CAMPSYNC__V1__MODEL__LINEAR) {
             /* 100001 / 3: 33334 + 33334 + 33333, the remainder to earlier touches */
