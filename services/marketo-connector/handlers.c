@@ -585,26 +585,14 @@ static int stream_program_members(rpc_call *call, const ProtobufCMessage *reques
                                  (long long)from, (long long)to);
         return stream_windows(call, rq->program_id, from, to);
     }
-    /* Every member: reachedSuccess is true or false, one paged query. */
+    /* Every member: reachedSuccess is true or false, one paged query.
+     * Marketo serves non-leadId filters only for programs of up to 100,000
+     * members; beyond that its 1003 comes back as is (ask by lead_ids). */
     member_query q = {.filter_type = "reachedSuccess"};
     size_t sent = 0;
-    if (stream_member_query(call, rq->program_id, &q, &sent, &f) == 0)
-        return GRPC_STATUS_OK;
-    /* Marketo refuses non-leadId filters on programs over 100,000 members
-     * (1003): then read them by update time, in 7-day windows from the
-     * program's creation, which no member predates. */
-    if (sent > 0 || strncmp(f.msg, "marketo 1003:", 13) != 0)
+    if (stream_member_query(call, rq->program_id, &q, &sent, &f) != 0)
         return fail(call, &f);
-    log_kv(LOG_INFO, "program too large for one member query: reading 7-day windows", "reason",
-           f.msg, NULL);
-    Campsync__V1__Program *p = NULL;
-    if ((rc = fetch_program(call, rq->program_id, &p)) != 0)
-        return rc;
-    if (p->created_at_ms <= 0)
-        return rpc_call_fail(call, GRPC_STATUS_FAILED_PRECONDITION,
-                             "%s; and the program has no creation time to read windows from",
-                             f.msg);
-    return stream_windows(call, rq->program_id, p->created_at_ms, mkto_wall_ms() + 1000);
+    return GRPC_STATUS_OK;
 }
 
 /* ---- membership writes ---- */
