@@ -34,6 +34,7 @@
 #include "asvc.h"
 #include "campsync/v1/reconciler.pb-c.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "redis/redis.h"
 
 #define SF_SVC (&campsync__v1__salesforce_connector__descriptor)
@@ -270,6 +271,34 @@ static void unlock_campaign(const char *cid, int64_t token)
                re.msg, NULL);
 }
 
+/* ---- metrics ---- */
+
+static void count_changes(size_t created, size_t updated, size_t removed)
+{
+    static const char *const labels[] = {"change", NULL};
+    metrics_family *f =
+        metrics_counter(metrics_default(), "campsync_attribution_touchpoint_changes_total",
+                        "Offline touchpoints written, by change", labels);
+    const char *const kinds[] = {"created", "updated", "removed"};
+    const size_t n[] = {created, updated, removed};
+    for (int i = 0; f && i < 3; i++) {
+        const char *const v[] = {kinds[i]};
+        if (n[i])
+            metrics_inc(metrics_with(f, v), (double)n[i]);
+    }
+}
+
+static void count_pass(bool full, bool ok)
+{
+    static const char *const labels[] = {"kind", "result", NULL};
+    metrics_family *f =
+        metrics_counter(metrics_default(), "campsync_attribution_refresh_passes_total",
+                        "Background refresh passes, by kind and result", labels);
+    const char *const v[] = {full ? "full" : "incremental", ok ? "ok" : "failed"};
+    if (f)
+        metrics_inc(metrics_with(f, v), 1);
+}
+
 /* ---- one campaign ---- */
 
 static int date_or_zero(const char *ymd, const char *what, const char *cid, int64_t *ms,
@@ -384,6 +413,7 @@ static int refresh_locked(asvc *s, rpc_call *parent, const asvc_campaign *from_s
                      .n_del = diff.n_removed};
     if (asvc_store_apply(cid, token, &ap, e) != 0)
         goto done;
+    count_changes(diff.n_created, diff.n_updated, diff.n_removed);
     sum->campaigns++;
     sum->created += (int)diff.n_created;
     sum->updated += (int)diff.n_updated;
@@ -622,6 +652,7 @@ static void run_pass(asvc *s, bool full)
     asvc_refresh_summary sum;
     asvc_err e = {0};
     int rc = asvc_refresh(s, NULL, NULL, 0, full, false, &sum, &e);
+    count_pass(full, rc == 0);
     char c[16], cr[16], up[16], rm[16];
     snprintf(c, sizeof c, "%d", sum.campaigns);
     snprintf(cr, sizeof cr, "%d", sum.created);
