@@ -21,6 +21,7 @@
 typedef struct {
     int n_hops;
     const sfs_field *hops[SF_MAX_HOPS];
+    const sfs_object *targets[SF_MAX_HOPS]; /* the object each hop leads to */
     const sfs_field *leaf;
 } sfs_cpath;
 
@@ -36,7 +37,8 @@ typedef struct sfs_cexpr {
 } sfs_cexpr;
 
 typedef struct sfs_pnode {
-    const sfs_field *field; /* leaf: the field; relationship: the reference field */
+    const sfs_field *field;   /* leaf: the field; relationship: the reference field */
+    const sfs_object *target; /* relationship: the object it leads to */
     int is_rel;
     char rel[64];
     struct sfs_pnode *kids;
@@ -141,6 +143,7 @@ static int sfs_compile_path(sfs_state *st, const char *text, sfs_object *obj, co
                          p->parts[i]);
             return -1;
         }
+        out->targets[out->n_hops] = target;
         out->hops[out->n_hops++] = rel;
         cur = target;
     }
@@ -349,16 +352,18 @@ static sfs_compiled *sfs_compile(sfs_state *st, const char *text, const char *us
 
 /* ---- evaluation ---- */
 
-static json_t *sfs_path_value(const sfs_state *st, json_t *f, const sfs_cpath *p)
+/* Follows a path from rec. A reference that names a missing or deleted
+ * record, or a record of another object (polymorphic fields), ends at null. */
+static json_t *sfs_path_value(const sfs_state *st, const sfs_rec *rec, const sfs_cpath *p)
 {
     for (int i = 0; i < p->n_hops; i++) {
-        const char *id = json_string_value(json_object_get(f, p->hops[i]->name));
-        sfs_rec *r = id ? sfs_map_get(&st->by_id, id) : NULL;
-        if (!r || r->deleted)
+        const char *id = json_string_value(sfs_rec_value(rec, p->hops[i]));
+        const sfs_rec *r = id ? sfs_map_get(&st->by_id, id) : NULL;
+        if (!r || r->deleted || r->obj != p->targets[i])
             return NULL;
-        f = r->f;
+        rec = r;
     }
-    return json_object_get(f, p->leaf->name);
+    return sfs_rec_value(rec, p->leaf);
 }
 
 /* Compares a non-null value with a non-null literal; returns -2 when the two
@@ -410,7 +415,7 @@ static int sfs_compare_lit(sfs_type t, json_t *v, const sfq_literal *lit, const 
     }
 }
 
-static int sfs_eval(const sfs_state *st, const sfs_cexpr *e, json_t *f)
+static int sfs_eval(const sfs_state *st, const sfs_cexpr *e, const sfs_rec *f)
 {
     switch (e->kind) {
     case SFQ_AND:
@@ -553,10 +558,10 @@ static int sfs_consider(const sfs_state *st, const sfs_compiled *cq, const sfs_c
     if (w && w != skip) {
         if (skip && w->kind == SFQ_AND) {
             for (int i = 0; i < w->n_kids; i++) {
-                if (w->kids[i] != skip && !sfs_eval(st, w->kids[i], rec->f))
+                if (w->kids[i] != skip && !sfs_eval(st, w->kids[i], rec))
                     return 0;
             }
-        } else if (!sfs_eval(st, w, rec->f)) {
+        } else if (!sfs_eval(st, w, rec)) {
             return 0;
         }
     }
@@ -665,7 +670,7 @@ static int sfs_sort(const sfs_state *st, const sfs_compiled *cq, sfs_recs *rows)
         perm[i] = i;
         for (int k = 0; k < n_order; k++)
             ctx.keys[i * (size_t)n_order + (size_t)k] =
-                sfs_path_value(st, rows->items[i]->f, &cq->order[k]);
+                sfs_path_value(st, rows->items[i], &cq->order[k]);
     }
     /* Rows often arrive in the requested order already (Ids grow with time). */
     int sorted = 1;
@@ -807,7 +812,8 @@ static void sfs_pnode_free(sfs_pnode *n)
     free(n->kids);
 }
 
-static sfs_pnode *sfs_pnode_child(sfs_pnode *n, const sfs_field *f, int is_rel)
+static sfs_pnode *sfs_pnode_child(sfs_pnode *n, const sfs_field *f, const sfs_object *target,
+                                  int is_rel)
 {
     for (int i = 0; i < n->n_kids; i++) {
         if (n->kids[i].field == f && n->kids[i].is_rel == is_rel)
@@ -824,6 +830,7 @@ static sfs_pnode *sfs_pnode_child(sfs_pnode *n, const sfs_field *f, int is_rel)
     sfs_pnode *c = &n->kids[n->n_kids++];
     memset(c, 0, sizeof *c);
     c->field = f;
+    c->target = target;
     c->is_rel = is_rel;
     if (is_rel)
         snprintf(c->rel, sizeof c->rel, "%.*s", (int)strlen(f->name) - 2, f->name);
@@ -836,8 +843,8 @@ static int sfs_build_projection(sfs_compiled *cq)
         const sfs_cpath *p = &cq->select[i];
         sfs_pnode *cur = &cq->proj;
         for (int h = 0; h < p->n_hops && cur; h++)
-            cur = sfs_pnode_child(cur, p->hops[h], 1);
-        if (!cur || !sfs_pnode_child(cur, p->leaf, 0))
+            cur = sfs_pnode_child(cur, p->hops[h], p->targets[h], 1);
+        if (!cur || !sfs_pnode_child(cur, p->leaf, NULL, 0))
             return -1;
     }
     return 0;
@@ -856,28 +863,28 @@ static void sfs_write_attributes(sfs_buf *b, const char *type, const char *id, c
     sfs_buf_lit(b, "\"}");
 }
 
-static void sfs_write_node(sfs_buf *b, const sfs_state *st, const sfs_pnode *n, json_t *f,
-                           const char *type, const char *id, const char *version)
+static void sfs_write_node(sfs_buf *b, const sfs_state *st, const sfs_pnode *n, const sfs_rec *rec,
+                           const char *version)
 {
-    sfs_write_attributes(b, type, id ? id : "", version);
+    sfs_write_attributes(b, rec->obj->name, rec->id, version);
     for (int i = 0; i < n->n_kids; i++) {
         const sfs_pnode *k = &n->kids[i];
         sfs_buf_put(b, ",", 1);
         if (!k->is_rel) {
             sfs_buf_str(b, k->field->name, strlen(k->field->name));
             sfs_buf_put(b, ":", 1);
-            sfs_buf_value(b, json_object_get(f, k->field->name));
+            sfs_buf_value(b, sfs_rec_value(rec, k->field));
             continue;
         }
         sfs_buf_str(b, k->rel, strlen(k->rel));
         sfs_buf_put(b, ":", 1);
-        const char *pid = json_string_value(json_object_get(f, k->field->name));
-        sfs_rec *parent = pid ? sfs_map_get(&st->by_id, pid) : NULL;
-        if (!parent || parent->deleted) {
+        const char *pid = json_string_value(sfs_rec_value(rec, k->field));
+        const sfs_rec *parent = pid ? sfs_map_get(&st->by_id, pid) : NULL;
+        if (!parent || parent->deleted || parent->obj != k->target) {
             sfs_buf_lit(b, "null");
             continue;
         }
-        sfs_write_node(b, st, k, parent->f, parent->obj->name, parent->id, version);
+        sfs_write_node(b, st, k, parent, version);
     }
     sfs_buf_put(b, "}", 1);
 }
@@ -903,9 +910,7 @@ static char *sfs_page(const sfs_state *st, const sfs_cursor *c, size_t from, con
     for (size_t i = from; i < to; i++) {
         if (i > from)
             sfs_buf_put(&b, ",", 1);
-        json_t *f = c->rows[c->start + i]->f;
-        sfs_write_node(&b, st, &c->cq->proj, f, c->cq->obj->name,
-                       json_string_value(json_object_get(f, "Id")), version);
+        sfs_write_node(&b, st, &c->cq->proj, c->rows[c->start + i], version);
     }
     sfs_buf_lit(&b, "]}");
     if (b.oom) {

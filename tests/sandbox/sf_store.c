@@ -243,6 +243,7 @@ static void sfs_object_free(sfs_object *obj)
     for (size_t i = 0; i < obj->recs.n; i++) {
         sfs_rec *r = obj->recs.items[i];
         json_decref(r->f);
+        free(r->vals);
         free(r);
     }
     sfs_vec_free(&obj->recs);
@@ -590,6 +591,14 @@ static void sfs_reindex(sfs_state *st, sfs_rec *rec, json_t *old_f, int old_dele
     }
 }
 
+/* Refreshes rec->vals from rec->f. The array is sized when the record is
+ * made (fields are final by then), so this never fails. */
+static void sfs_rec_sync(sfs_rec *rec)
+{
+    for (int i = 0; i < rec->obj->n_fields; i++)
+        rec->vals[i] = json_object_get(rec->f, rec->obj->fields[i].name);
+}
+
 static void sfs_journal_push(sfs_state *st, int kind, sfs_rec *rec, json_t *old_f)
 {
     if (!st->journaling) {
@@ -634,6 +643,7 @@ void sfs_journal_rollback(sfs_state *st)
             sfs_map_del(&st->by_id, rec->id);
             sfs_vec_remove(&rec->obj->recs, rec);
             json_decref(rec->f);
+            free(rec->vals);
             free(rec);
         } else {
             int old_deleted = json_is_true(json_object_get(e->old_f, "IsDeleted"));
@@ -641,6 +651,7 @@ void sfs_journal_rollback(sfs_state *st)
             json_decref(rec->f);
             rec->f = e->old_f;
             rec->deleted = old_deleted;
+            sfs_rec_sync(rec);
         }
     }
     st->n_journal = 0;
@@ -655,10 +666,17 @@ static sfs_rec *sfs_store_new(sfs_state *st, sfs_object *obj, const char *id, js
         return NULL;
     rec->obj = obj;
     memcpy(rec->id, id, 19);
+    rec->vals = calloc((size_t)obj->n_fields, sizeof *rec->vals);
+    if (!rec->vals) {
+        free(rec);
+        return NULL;
+    }
     rec->f = f;
     rec->deleted = json_is_true(json_object_get(f, "IsDeleted"));
+    sfs_rec_sync(rec);
     if (sfs_vec_push(&obj->recs, rec) != 0 || sfs_map_put(&st->by_id, rec->id, rec) != 0) {
         sfs_vec_remove(&obj->recs, rec);
+        free(rec->vals);
         free(rec);
         return NULL;
     }
@@ -675,6 +693,7 @@ static void sfs_store_replace(sfs_state *st, sfs_rec *rec, json_t *f)
     json_t *old = rec->f;
     rec->f = f;
     rec->deleted = new_deleted;
+    sfs_rec_sync(rec);
     sfs_journal_push(st, 1, rec, old);
 }
 

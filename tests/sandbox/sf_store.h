@@ -67,6 +67,10 @@ typedef struct sfs_rec {
     char id[19];
     int deleted;
     json_t *f; /* field name -> value; never mutated once stored (copy on write) */
+    /* f's values by field position in obj->fields (borrowed from f, NULL when
+     * unset): queries read fields without hashing names, which is what keeps
+     * a 2,000-row page of a large campaign within a few milliseconds. */
+    json_t **vals;
 } sfs_rec;
 
 typedef struct sfs_err {
@@ -124,6 +128,11 @@ json_t *sfs_store_dump(sfs_state *st);
 
 sfs_object *sfs_object_find(const sfs_state *st, const char *name);
 const sfs_field *sfs_field_find(const sfs_object *obj, const char *name);
+/* A record's value of field f (a field of rec->obj); NULL when unset. */
+static inline json_t *sfs_rec_value(const sfs_rec *rec, const sfs_field *f)
+{
+    return rec->vals[f - rec->obj->fields];
+}
 /* The reference field behind relationship name rel ("Lead" -> LeadId). */
 const sfs_field *sfs_relationship_find(const sfs_object *obj, const char *rel);
 /* Looks a record up by 15/18-char Id (tombstones included); NULL if unknown. */

@@ -386,6 +386,18 @@ static void test_eval_logic_and_ids(void **state)
     assert_int_equal(count(st, "SELECT Id FROM CampaignMember WHERE Type = 'Lead' AND "
                                "LeadOrContactId = '00Q000000000002'"),
                      1);
+    /* A reference naming a record of another object than the relationship's
+     * (LeadOrContactId holding a Contact) reads as null. */
+    b = run(st,
+            "SELECT LeadOrContact.LastName FROM CampaignMember WHERE Type = 'Contact' ORDER BY "
+            "LeadOrContact.Company",
+            1, 200);
+    r = json_array_get(json_object_get(b, "records"), 0);
+    assert_non_null(r);
+    assert_true(json_is_null(json_object_get(r, "LeadOrContact")));
+    json_decref(b);
+    assert_int_equal(
+        count(st, "SELECT Id FROM CampaignMember WHERE LeadOrContact.LastName = 'One'"), 1);
     /* Relationship fields in WHERE. */
     assert_int_equal(count(st, "SELECT Id FROM CampaignMember WHERE Lead.Email = 'one@x.com'"), 1);
     assert_int_equal(count(st, "SELECT Id FROM CampaignMember WHERE Lead.Company IN ('A','B')"), 2);
