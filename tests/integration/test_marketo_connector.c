@@ -508,6 +508,12 @@ static void test_channels(void **state)
     for (size_t i = 1; i < 5; i++)
         assert_true(l->channels[0]->statuses[i - 1]->step < l->channels[0]->statuses[i]->step);
     protobuf_c_message_free_unpacked(out, NULL);
+
+    /* No such channel: an empty list (Marketo's "no assets" warning). */
+    rq.name = "No Such Channel";
+    ASSERT_OK(unary("ListChannels", &rq.base, &out, &err), err);
+    assert_int_equal(((Campsync__V1__ListChannelsResponse *)out)->n_channels, 0);
+    protobuf_c_message_free_unpacked(out, NULL);
 }
 
 /* ---- members ---- */
@@ -1046,6 +1052,28 @@ static void test_activities(void **state)
     rq.cursor = NULL;
     assert_int_equal(collect_activities(&rq, lead, &found, next, sizeof next, &err),
                      GRPC_STATUS_INVALID_ARGUMENT);
+    /* Marketo's own caps, refused before any call. */
+    char *many_types[11];
+    for (int i = 0; i < 11; i++)
+        many_types[i] = "Change Status in Progression";
+    rq.since_ms = now - 60000;
+    rq.activity_types = many_types;
+    rq.n_activity_types = 11;
+    assert_int_equal(collect_activities(&rq, lead, &found, next, sizeof next, &err),
+                     GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "at most 10"));
+    rq.n_activity_types = 0;
+    int64_t many_leads[31];
+    for (int i = 0; i < 31; i++)
+        many_leads[i] = i + 1;
+    rq.lead_ids = many_leads;
+    rq.n_lead_ids = 31;
+    assert_int_equal(collect_activities(&rq, lead, &found, next, sizeof next, &err),
+                     GRPC_STATUS_INVALID_ARGUMENT);
+    assert_non_null(strstr(err.message, "at most 30"));
+    rq.lead_ids = NULL;
+    rq.n_lead_ids = 0;
+    rq.since_ms = 0;
     rq.cursor = "not-a-real-token";
     assert_int_equal(collect_activities(&rq, lead, &found, next, sizeof next, &err),
                      GRPC_STATUS_INVALID_ARGUMENT);
