@@ -91,6 +91,7 @@ typedef struct asvc {
 /* ---- store.c: the Redis layout ----
  *
  * campsync:{attr}:campaigns        SET of campaign ids seen
+ * campsync:{attr}:active           SET of those yielding touchpoints
  * campsync:{attr}:campaigns_since  campaign SystemModstamp watermark (ms)
  * campsync:{attr}:chmap            the channel map, one rule a line
  * campsync:{attr}:online           HASH touchpoint id -> record (T8)
@@ -162,7 +163,10 @@ typedef struct asvc_apply {
 } asvc_apply;
 int asvc_store_apply(const char *cid, int64_t token, const asvc_apply *a, asvc_err *e);
 
-int asvc_store_campaign_ids(char ***ids, size_t *n, asvc_err *e);
+/* The campaigns ever seen, or (active_only) those that yielded touchpoints
+ * at their last refresh: the ones an incremental pass polls for members. */
+int asvc_store_campaign_ids(bool active_only, char ***ids, size_t *n, asvc_err *e);
+int asvc_store_mark_active(const char *cid, bool active, asvc_err *e);
 void asvc_strv_free(char **v, size_t n);
 int asvc_store_forget_campaign(const char *cid, int64_t token, asvc_err *e);
 int asvc_store_get_i64(const char *name, int64_t *v, asvc_err *e);
@@ -175,7 +179,7 @@ int asvc_store_save_chmap(const chmap *m, asvc_err *e);
 /* T8: adds t unless its id is stored; *added 1 or 0 (duplicate). */
 int asvc_store_ingest(const asvc_tp *t, int *added, asvc_err *e);
 
-/* Every stored touchpoint (CRM of every campaign + ingested). */
+/* Every stored touchpoint (CRM of every active campaign + ingested). */
 int asvc_store_load_all(intern *pool, asvc_tps *out, asvc_err *e);
 /* Touchpoints of one campaign. */
 int asvc_store_load_campaign_tps(const char *cid, intern *pool, asvc_tps *out, asvc_err *e);

@@ -400,7 +400,7 @@ static int refresh_locked(asvc *s, rpc_call *parent, const asvc_campaign *from_s
     if (same_campaign && n_set == 0 && diff.n_removed == 0 && ms.n_fetched == 0 &&
         (!replace || st.n_members == 0)) {
         sum->campaigns++;
-        rc = 0; /* nothing changed: no write */
+        rc = asvc_store_mark_active(cid, active, e); /* nothing else changed */
         goto done;
     }
     asvc_apply ap = {.c = &c,
@@ -411,7 +411,12 @@ static int refresh_locked(asvc *s, rpc_call *parent, const asvc_campaign *from_s
                      .n_set = n_set,
                      .del = del,
                      .n_del = diff.n_removed};
-    if (asvc_store_apply(cid, token, &ap, e) != 0)
+    /* The active set always covers every campaign holding touchpoints (a
+     * crash in between leaves at worst an active entry with none): listings
+     * and attribution read only the active campaigns. */
+    if ((active && asvc_store_mark_active(cid, true, e) != 0) ||
+        asvc_store_apply(cid, token, &ap, e) != 0 ||
+        (!active && asvc_store_mark_active(cid, false, e) != 0))
         goto done;
     count_changes(diff.n_created, diff.n_updated, diff.n_removed);
     sum->campaigns++;
@@ -523,7 +528,7 @@ static int refresh_named(asvc *s, rpc_call *parent, char *const *ids, size_t n, 
     int rc = 0;
     char **known = NULL;
     size_t n_known = 0;
-    if (asvc_store_campaign_ids(&known, &n_known, e) != 0)
+    if (asvc_store_campaign_ids(false, &known, &n_known, e) != 0)
         rc = -1;
     /* Every id must be a campaign Salesforce has or one we stored. */
     for (size_t i = 0; i < n && rc == 0; i++) {
@@ -564,7 +569,10 @@ static int refresh_pass(asvc *s, rpc_call *parent, bool full, bool wait, asvc_re
     Campsync__V1__CampaignList *l = (Campsync__V1__CampaignList *)msg;
     char **known = NULL;
     size_t n_known = 0;
-    int rc = asvc_store_campaign_ids(&known, &n_known, e);
+    /* incremental: besides the changed campaigns only the active ones can
+     * have news (member changes); inactive ones change only with their
+     * campaign (listed) or the channel map (re-derived when it changes). */
+    int rc = asvc_store_campaign_ids(!full, &known, &n_known, e);
     enum fetch_mode mode = full ? FETCH_FULL : FETCH_INCREMENTAL;
     int64_t new_mark = mark;
     for (size_t i = 0; i < l->n_campaigns && rc == 0; i++) {
@@ -601,7 +609,7 @@ int asvc_rederive_all(asvc *s, rpc_call *parent, asvc_refresh_summary *sum, asvc
     memset(sum, 0, sizeof *sum);
     char **known = NULL;
     size_t n_known = 0;
-    if (asvc_store_campaign_ids(&known, &n_known, e) != 0)
+    if (asvc_store_campaign_ids(false, &known, &n_known, e) != 0)
         return -1;
     int rc = 0;
     for (size_t k = 0; k < n_known && rc == 0; k++)

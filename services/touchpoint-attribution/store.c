@@ -576,15 +576,28 @@ int asvc_store_forget_campaign(const char *cid, int64_t token, asvc_err *e)
     if (!r)
         return redis_fail(e, "unindex campaign", &re);
     freeReplyObject(r);
+    return asvc_store_mark_active(cid, false, e);
+}
+
+int asvc_store_mark_active(const char *cid, bool active, asvc_err *e)
+{
+    char kset[128];
+    if (gkey(kset, sizeof kset, "active", e) != 0)
+        return -1;
+    rds_err re = {0};
+    redisReply *r = rds_command(1, &re, active ? "SADD %s %s" : "SREM %s %s", kset, cid);
+    if (!r)
+        return redis_fail(e, "index active campaign", &re);
+    freeReplyObject(r);
     return 0;
 }
 
-int asvc_store_campaign_ids(char ***ids, size_t *n, asvc_err *e)
+int asvc_store_campaign_ids(bool active_only, char ***ids, size_t *n, asvc_err *e)
 {
     *ids = NULL;
     *n = 0;
     char kset[128];
-    if (gkey(kset, sizeof kset, "campaigns", e) != 0)
+    if (gkey(kset, sizeof kset, active_only ? "active" : "campaigns", e) != 0)
         return -1;
     rds_err re = {0};
     redisReply *r = rds_command(1, &re, "SMEMBERS %s", kset);
@@ -759,7 +772,7 @@ int asvc_store_load_all(intern *pool, asvc_tps *out, asvc_err *e)
 {
     char **ids = NULL;
     size_t n = 0;
-    if (asvc_store_campaign_ids(&ids, &n, e) != 0)
+    if (asvc_store_campaign_ids(true, &ids, &n, e) != 0)
         return -1;
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++)
