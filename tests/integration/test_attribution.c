@@ -18,6 +18,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,8 @@ static int setup(void **state)
     ts_stack_opts o = {.dataset = "tests/sandbox/datasets/small.json",
                        .seed = 17,
                        .services = (1u << TS_SVC_SALESFORCE) | (1u << TS_SVC_ATTRIBUTION),
-                       .env = env};
+                       .env = env,
+                       .redis_appendonly = 1};
     stack = ts_stack_start(&o);
     if (!stack)
         return -1;
@@ -1110,6 +1112,87 @@ static void test_connector_down(void **state)
     free(camp), free(p), free(m), free(p2), free(m2);
 }
 
+/* ---- concurrent refreshes of one campaign ---- */
+
+struct refresher {
+    const char *campaign; /* NULL: an incremental pass */
+    int full;
+    int rc;
+};
+
+static void *refresh_thread(void *arg)
+{
+    struct refresher *r = arg;
+    Campsync__V1__RefreshRequest rq = CAMPSYNC__V1__REFRESH_REQUEST__INIT;
+    char *ids[] = {(char *)r->campaign};
+    rq.campaign_ids = r->campaign ? ids : NULL;
+    rq.n_campaign_ids = r->campaign ? 1 : 0;
+    rq.full = r->full;
+    ProtobufCMessage *out = NULL;
+    rpc_error err = {0};
+    r->rc = rpc_client_unary(attr, SVC, "RefreshTouchpoints", &rq.base, &out, NULL, &err);
+    if (out)
+        protobuf_c_message_free_unpacked(out, NULL);
+    return NULL;
+}
+
+static void test_concurrent_refreshes(void **state)
+{
+    (void)state;
+    clock_advance(DAY_MS);
+    char *camp = new_campaign("Webinar", "Include All Campaign Members");
+    char *p[6], *m[6];
+    for (int i = 0; i < 6; i++) {
+        p[i] = new_lead(1);
+        m[i] = add_member(camp, p[i], NULL);
+    }
+    /* six refreshes of the same campaign at once, full and incremental: the
+     * campaign lock serializes them, every one succeeds, nothing doubles */
+    struct refresher r[6] = {{camp, 1, -1}, {camp, 0, -1}, {NULL, 0, -1},
+                             {camp, 1, -1}, {NULL, 1, -1}, {camp, 0, -1}};
+    pthread_t t[6];
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, refresh_thread, &r[i]), 0);
+    for (int i = 0; i < 6; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(r[i].rc, 0);
+    }
+    assert_int_equal(count_tps(camp), 6);
+    assert_int_equal(redis_tps(camp), 6);
+    for (int i = 0; i < 6; i++)
+        free(p[i]), free(m[i]);
+    free(camp);
+}
+
+/* ---- Redis down ---- */
+
+static void test_redis_down(void **state)
+{
+    (void)state;
+    size_t before = count_tps(NULL);
+    assert_true(before > 0);
+    assert_int_equal(ts_redis_stop(stack->redis), 0);
+    Campsync__V1__RefreshRequest rq = CAMPSYNC__V1__REFRESH_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    assert_int_equal(call("RefreshTouchpoints", &rq.base, &out, &err), GRPC_STATUS_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "redis"));
+    Campsync__V1__Empty e = CAMPSYNC__V1__EMPTY__INIT;
+    assert_int_equal(call("GetChannelMapping", &e.base, &out, &err), GRPC_STATUS_UNAVAILABLE);
+    assert_int_equal(ts_redis_restart(stack->redis), 0);
+    /* back: everything still there, refreshes work again */
+    for (int i = 0; i < 50 && call("GetChannelMapping", &e.base, &out, &err) != 0; i++)
+        ts_sleep_ms(100);
+    assert_non_null(out);
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(count_tps(NULL), before);
+    Campsync__V1__RefreshSummary *s = refresh(NULL, 0);
+    assert_int_equal(s->created, 0);
+    assert_int_equal(s->removed, 0);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    assert_int_equal(count_tps(NULL), before);
+}
+
 /* ---- the background refresh ---- */
 
 static void test_background_refresh(void **state)
@@ -1169,6 +1252,8 @@ int main(void)
         cmocka_unit_test(test_export),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_connector_down),
+        cmocka_unit_test(test_concurrent_refreshes),
+        cmocka_unit_test(test_redis_down),
         cmocka_unit_test(test_background_refresh),
         cmocka_unit_test(test_clean_shutdown),
     };
