@@ -1454,11 +1454,12 @@ static void test_bad_credentials(void **state)
 {
     (void)state;
     char secret[PATH_MAX + 16];
-    snprintf(secret, sizeof secret, "%s/wrong-secret", W->dir);
-    assert_int_equal(ts_write_file(secret, "wrong", 0, 0600), 0);
+    snprintf(secret, sizeof secret, "%s/other-secret", W->dir);
+    assert_int_equal(ts_write_file(secret, "Zq9-not-the-secret", 0, 0600), 0);
     char env_secret[PATH_MAX + 64];
     snprintf(env_secret, sizeof env_secret, "CAMPSYNC_MARKETO_CLIENT_SECRET_FILE=%s", secret);
-    const char *env[] = {env_secret, NULL};
+    /* Debug logging: even then the secret must not appear. */
+    const char *env[] = {env_secret, "CAMPSYNC_LOG_LEVEL=debug", NULL};
     connector c = {0};
     assert_int_equal(connector_start(&c, env, "badcreds"), 0);
     Campsync__V1__GetProgramRequest rq = CAMPSYNC__V1__GET_PROGRAM_REQUEST__INIT;
@@ -1468,8 +1469,16 @@ static void test_bad_credentials(void **state)
     assert_int_equal(unary_on(&c, "GetProgram", &rq.base, &out, 30000, &err),
                      GRPC_STATUS_UNAUTHENTICATED);
     assert_non_null(strstr(err.message, "CAMPSYNC_MARKETO_CLIENT_ID"));
-    assert_null(strstr(err.message, "wrong"));
+    assert_non_null(strstr(err.message, "HTTP 401"));
+    assert_null(strstr(err.message, "Zq9"));
+    char log_path[PATH_MAX];
+    snprintf(log_path, sizeof log_path, "%s", ts_proc_stderr_path(c.proc));
     assert_true(connector_stop(&c));
+    char *log = ts_read_file(log_path, NULL);
+    assert_non_null(log);
+    assert_non_null(strstr(log, "marketo-client-secret")); /* the config was logged */
+    assert_null(strstr(log, "Zq9"));
+    free(log);
 }
 
 /* Last: the main connector shuts down cleanly after everything above. */
