@@ -524,6 +524,9 @@ static void test_single_records(void **s)
     assert_string_equal(err_message(r.body),
                         "Provided external ID field does not exist or is not accessible: notanid");
     json_decref(r.body);
+    r = call_ok("POST", "/services/data/v60.0/sobjects/Lead", "[1,2]", 400);
+    assert_string_equal(err_code(r.body), "JSON_PARSER_ERROR");
+    json_decref(r.body);
     r = call_ok("POST", "/services/data/v60.0/sobjects/Lead", "{\"FirstName\":\"X\"}", 400);
     assert_string_equal(err_code(r.body), "REQUIRED_FIELD_MISSING");
     assert_string_equal(err_message(r.body), "Required fields are missing: [LastName, Company]");
@@ -922,6 +925,14 @@ static void test_upsert(void **s)
     r = call_ok("PATCH", "/services/data/v60.0/composite/sobjects/Lead/LastName", body, 400);
     assert_string_equal(err_code(r.body), "INVALID_FIELD");
     json_decref(r.body);
+    /* Upsert by Id updates the record, or says it doesn't exist. */
+    r = call_ok("PATCH", "/services/data/v60.0/sobjects/Lead/Id/00Q000000000001",
+                "{\"Title\":\"VP\"}", 200);
+    assert_true(json_is_false(json_object_get(r.body, "created")));
+    json_decref(r.body);
+    r = call_ok("PATCH", "/services/data/v60.0/sobjects/Lead/Id/00Q000000000099", "{}", 404);
+    assert_string_equal(err_code(r.body), "NOT_FOUND");
+    json_decref(r.body);
     /* Single-record upsert: 201 created, then 200 updated. */
     r = call_ok("PATCH", "/services/data/v60.0/sobjects/Buyer_Touchpoint__c/Touchpoint_Id__c/tp-9",
                 "{\"Weight__c\":1}", 201);
@@ -948,6 +959,13 @@ static void test_faults(void **s)
     assert_string_equal(err_code(r.body), "UNABLE_TO_LOCK_ROW");
     json_decref(r.body);
     r = call_ok("GET", "/services/data/v60.0/query?q=SELECT+Id+FROM+Lead", NULL, 503);
+    json_decref(r.body);
+    r = call_ok("DELETE", "/services/data/v60.0/sobjects/Lead/00Q000000000001", NULL, 400);
+    assert_string_equal(err_code(r.body), "UNABLE_TO_LOCK_ROW");
+    json_decref(r.body);
+    r = call_ok("DELETE", "/services/data/v60.0/composite/sobjects?ids=00Q000000000001", NULL, 200);
+    assert_string_equal(rec_status(r.body, 0), "UNABLE_TO_LOCK_ROW");
+    assert_non_null(strstr(rec_message(r.body, 0), "00Q000000000001EAA"));
     json_decref(r.body);
     next_fault = SBX_FAULT_SERVER_ERROR;
     r = call_ok("POST", "/services/data/v60.0/composite/sobjects", "{\"records\":[]}", 503);
