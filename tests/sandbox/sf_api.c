@@ -201,10 +201,21 @@ static sfs_rec *sfs_jwt_user(sfs_call *c, const char *assertion)
     free(payload);
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     const char *sub = json_string_value(json_object_get(claims, "sub"));
+    const char *aud = json_string_value(json_object_get(claims, "aud"));
     json_t *exp = json_object_get(claims, "exp");
+    /* The audience is the login server: Salesforce's own, or this sandbox. */
+    char self[256];
+    sfs_instance_url(c, self, sizeof self);
+    size_t self_len = strlen(self);
+    int aud_ok = aud && (strcmp(aud, "https://login.salesforce.com") == 0 ||
+                         strcmp(aud, "https://test.salesforce.com") == 0 ||
+                         (strncmp(aud, self, self_len) == 0 &&
+                          (aud[self_len] == '\0' || strcmp(aud + self_len, "/") == 0)));
     sfs_rec *user = NULL;
     if (!iss || !sub || !json_is_number(exp)) {
         sfs_oauth_error(c, "invalid_grant", "invalid assertion");
+    } else if (!aud_ok) {
+        sfs_oauth_error(c, "invalid_grant", "audience is invalid");
     } else if (strcmp(iss, c->st->client_id) != 0) {
         sfs_oauth_error(c, "invalid_client_id", "client identifier invalid");
     } else if ((int64_t)(json_number_value(exp) * 1000) < c->req->now_ms) {

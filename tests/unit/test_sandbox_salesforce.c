@@ -274,13 +274,13 @@ static void b64url(const char *text, char *out, size_t len)
     free(b);
 }
 
+static const char *jwt_aud = "https://login.salesforce.com";
+
 static int jwt_login(const char *iss, const char *sub, long long exp, json_t **body)
 {
     char payload[256], h[64], p[400], form[600];
-    snprintf(payload, sizeof payload,
-             "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"https://login.salesforce.com\","
-             "\"exp\":%lld}",
-             iss, sub, exp);
+    snprintf(payload, sizeof payload, "{\"iss\":\"%s\",\"sub\":\"%s\",\"aud\":\"%s\",\"exp\":%lld}",
+             iss, sub, jwt_aud, exp);
     b64url("{\"alg\":\"RS256\"}", h, sizeof h);
     b64url(payload, p, sizeof p);
     snprintf(
@@ -346,6 +346,16 @@ static void test_oauth(void **s)
     assert_int_equal(jwt_login("cid", "mia@x.com", NOW / 1000 - 1, &b), 400);
     assert_string_equal(json_string_value(json_object_get(b, "error")), "invalid_grant");
     json_decref(b);
+    /* The audience must be a login server: Salesforce's or the sandbox itself. */
+    jwt_aud = "http://127.0.0.1:8080";
+    assert_int_equal(jwt_login("cid", "mia@x.com", exp, &b), 200);
+    json_decref(b);
+    jwt_aud = "https://example.com";
+    assert_int_equal(jwt_login("cid", "mia@x.com", exp, &b), 400);
+    assert_string_equal(json_string_value(json_object_get(b, "error_description")),
+                        "audience is invalid");
+    json_decref(b);
+    jwt_aud = "https://login.salesforce.com";
 }
 
 static void test_session_expiry(void **s)
