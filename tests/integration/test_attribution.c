@@ -862,8 +862,39 @@ static void test_attribution(void **state)
         protobuf_c_message_free_unpacked(m, NULL);
     }
 
-    /* errors */
+    /* Custom with a stage: its weight goes to the last touch at or before
+     * the stage's transition (here: right after the second touch) */
+    Campsync__V1__CustomWeights cw = CAMPSYNC__V1__CUSTOM_WEIGHTS__INIT;
+    Campsync__V1__CustomStage stage = CAMPSYNC__V1__CUSTOM_STAGE__INIT, *stages[] = {&stage};
+    cw.ft_bp = 2000, cw.lc_bp = 2000, cw.oc_bp = 2000, cw.cw_bp = 2000, cw.middle_bp = 1000;
+    stage.name = "MQL";
+    stage.weight_bp = 1000;
+    cw.stages = stages;
+    cw.n_stages = 1;
     int rc = 0;
+    ProtobufCMessage *cm = attribute_one(g_opp, CAMPSYNC__V1__MODEL__CUSTOM, &cw, &err, &rc);
+    assert_int_equal(rc, 0);
+    const Campsync__V1__OpportunityAttribution *co = (const void *)cm;
+    stage.transition_at_ms = co->touches[1]->touchpoint->at_ms + 1;
+    protobuf_c_message_free_unpacked(cm, NULL);
+    ProtobufCMessage *cm0 = attribute_one(g_opp, CAMPSYNC__V1__MODEL__CUSTOM, &cw, &err, &rc);
+    assert_int_equal(rc, 0);
+    stage.transition_at_ms = 0; /* not reached: its weight spreads */
+    cm = attribute_one(g_opp, CAMPSYNC__V1__MODEL__CUSTOM, &cw, &err, &rc);
+    assert_int_equal(rc, 0);
+    const Campsync__V1__OpportunityAttribution *with = (const void *)cm0, *without = (void *)cm;
+    int64_t sum_with = 0, sum_without = 0;
+    for (size_t i = 0; i < 3; i++) {
+        sum_with += with->touches[i]->revenue_minor;
+        sum_without += without->touches[i]->revenue_minor;
+    }
+    assert_int_equal(sum_with, g_amount);
+    assert_int_equal(sum_without, g_amount);
+    assert_true(with->touches[1]->weight_ppm > without->touches[1]->weight_ppm);
+    protobuf_c_message_free_unpacked(cm0, NULL);
+    protobuf_c_message_free_unpacked(cm, NULL);
+
+    /* errors */
     attribute_one(g_opp, CAMPSYNC__V1__MODEL__MODEL_UNSPECIFIED, NULL, &err, &rc);
     assert_int_equal(rc, GRPC_STATUS_INVALID_ARGUMENT);
     Campsync__V1__CustomWeights bad = CAMPSYNC__V1__CUSTOM_WEIGHTS__INIT;
