@@ -1347,6 +1347,30 @@ static void test_killed_replica_lease_expires(void **state)
     assert_true(connector_stop(&b));
 }
 
+/* Without Redis there is no shared budget: calls are refused (fail
+ * closed) rather than risk the instance's limits, and resume with it. */
+static void test_redis_down_fails_closed(void **state)
+{
+    (void)state;
+    assert_int_equal(ts_redis_stop(W->redis), 0);
+    Campsync__V1__GetProgramRequest rq = CAMPSYNC__V1__GET_PROGRAM_REQUEST__INIT;
+    rq.program_id = 1001;
+    expect_fail("GetProgram", &rq.base, GRPC_STATUS_UNAVAILABLE, "Redis");
+    assert_int_equal(sbx_calls("GET /rest/asset/v1/program/{id}.json"), 0);
+    assert_int_equal(ts_redis_restart(W->redis), 0);
+    int rc = -1;
+    for (int i = 0; i < 50 && rc != 0; i++) {
+        ProtobufCMessage *out = NULL;
+        rpc_error err;
+        rc = unary("GetProgram", &rq.base, &out, &err);
+        if (out)
+            protobuf_c_message_free_unpacked(out, NULL);
+        if (rc != 0)
+            ts_sleep_ms(100);
+    }
+    assert_int_equal(rc, 0);
+}
+
 /* ---- three replicas, one budget ---- */
 
 typedef struct {
@@ -1512,6 +1536,7 @@ int main(void)
         cmocka_unit_test_setup(test_usage, fresh),
         cmocka_unit_test_setup(test_own_daily_quota, fresh),
         cmocka_unit_test_setup(test_killed_replica_lease_expires, fresh),
+        cmocka_unit_test_setup(test_redis_down_fails_closed, fresh),
         cmocka_unit_test_setup(test_three_replicas_share_budget, fresh),
         cmocka_unit_test_setup(test_bad_config, fresh),
         cmocka_unit_test_setup(test_bad_credentials, fresh),
