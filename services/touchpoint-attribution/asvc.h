@@ -176,8 +176,10 @@ int asvc_store_set_i64(const char *name, int64_t v, asvc_err *e);
 int asvc_store_load_chmap(chmap **out, asvc_err *e);
 int asvc_store_save_chmap(const chmap *m, asvc_err *e);
 
-/* T8: adds t unless its id is stored; *added 1 or 0 (duplicate). */
-int asvc_store_ingest(const asvc_tp *t, int *added, asvc_err *e);
+/* T8: adds each t[i] unless its id is stored: added[i] 1, or 0 for a
+ * duplicate (of a stored one or of an earlier one in t). On failure the
+ * touchpoints of earlier chunks may be stored: resending is safe. */
+int asvc_store_ingest(const asvc_tp *t, size_t n, int *added, asvc_err *e);
 
 /* Every stored touchpoint (CRM of every active campaign + ingested). */
 int asvc_store_load_all(intern *pool, asvc_tps *out, asvc_err *e);

@@ -328,6 +328,30 @@ static int ingest_touchpoints(rpc_call *call, const ProtobufCMessage *request,
             return rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "touchpoints[%zu] (%s): %s", i,
                                  rq->touchpoints[i]->id, why);
     }
+    asvc_tp *tps = rpc_call_alloc(call, rq->n_touchpoints * sizeof *tps);
+    int *added = rpc_call_alloc(call, rq->n_touchpoints * sizeof *added);
+    for (size_t i = 0; i < rq->n_touchpoints; i++) {
+        const Campsync__V1__Touchpoint *p = rq->touchpoints[i];
+        bool form = p->kind == CAMPSYNC__V1__TOUCHPOINT_KIND__FORM_FILL || p->is_form_fill;
+        tps[i] = (asvc_tp){.id = p->id,
+                           .kind = form ? CAMPSYNC__V1__TOUCHPOINT_KIND__FORM_FILL : (int)p->kind,
+                           .person_id = p->person_id,
+                           .email = p->email,
+                           .account_id = p->account_id,
+                           .at_ms = p->at_ms,
+                           .channel = p->channel[0] ? p->channel : kind_channel((int)p->kind),
+                           .subchannel = p->subchannel,
+                           .medium = p->medium,
+                           .campaign_id = p->campaign_id,
+                           .campaign_name = p->campaign_name,
+                           .source = p->source,
+                           .type = p->type[0] ? p->type : "Online",
+                           .form = form,
+                           .member_id = ""};
+    }
+    asvc_err e = {0};
+    if (asvc_store_ingest(tps, rq->n_touchpoints, added, &e) != 0)
+        return rpc_call_fail(call, e.code, "%s (resending the batch is safe)", e.msg);
     Campsync__V1__IngestResponse *out = rpc_call_alloc(call, sizeof *out);
     campsync__v1__ingest_response__init(out);
     Campsync__V1__BatchResult *br = rpc_call_alloc(call, sizeof *br);
@@ -335,36 +359,12 @@ static int ingest_touchpoints(rpc_call *call, const ProtobufCMessage *request,
     br->results = rpc_call_alloc(call, rq->n_touchpoints * sizeof *br->results);
     out->results = br;
     for (size_t i = 0; i < rq->n_touchpoints; i++) {
-        const Campsync__V1__Touchpoint *p = rq->touchpoints[i];
-        bool form = p->kind == CAMPSYNC__V1__TOUCHPOINT_KIND__FORM_FILL || p->is_form_fill;
-        asvc_tp t = {.id = p->id,
-                     .kind = form ? CAMPSYNC__V1__TOUCHPOINT_KIND__FORM_FILL : (int)p->kind,
-                     .person_id = p->person_id,
-                     .email = p->email,
-                     .account_id = p->account_id,
-                     .at_ms = p->at_ms,
-                     .channel = p->channel[0] ? p->channel : kind_channel((int)p->kind),
-                     .subchannel = p->subchannel,
-                     .medium = p->medium,
-                     .campaign_id = p->campaign_id,
-                     .campaign_name = p->campaign_name,
-                     .source = p->source,
-                     .type = p->type[0] ? p->type : "Online",
-                     .form = form,
-                     .member_id = ""};
-        int added = 0;
-        asvc_err e = {0};
-        if (asvc_store_ingest(&t, &added, &e) != 0)
-            return rpc_call_fail(call, e.code,
-                                 "%s (touchpoints before index %zu are stored; resending the "
-                                 "batch is safe)",
-                                 e.msg, i);
         Campsync__V1__RecordResult *r = rpc_call_alloc(call, sizeof *r);
         campsync__v1__record_result__init(r);
         r->index = (int32_t)i;
-        r->key = p->id;
-        r->id = p->id;
-        if (added) {
+        r->key = rq->touchpoints[i]->id;
+        r->id = rq->touchpoints[i]->id;
+        if (added[i]) {
             r->outcome = CAMPSYNC__V1__OUTCOME__OUTCOME_CREATED;
             out->accepted++;
             br->created++;

@@ -720,23 +720,51 @@ int asvc_store_save_chmap(const chmap *m, asvc_err *e)
 
 /* ---- ingested touchpoints ---- */
 
-int asvc_store_ingest(const asvc_tp *t, int *added, asvc_err *e)
+/* One round trip for a whole chunk; HSETNX makes a resend after a lost
+ * reply harmless (the ids are found and reported as duplicates of our own
+ * write, which is still "stored once"). */
+static const char ingest_script[] = "local out = {}\n"
+                                    "for i = 1, #ARGV, 2 do\n"
+                                    "  out[#out + 1] = redis.call('HSETNX', KEYS[1], ARGV[i], "
+                                    "ARGV[i + 1])\n"
+                                    "end\n"
+                                    "return out\n";
+
+#define INGEST_CHUNK 500
+
+int asvc_store_ingest(const asvc_tp *t, size_t n, int *added, asvc_err *e)
 {
     char key[128];
     if (gkey(key, sizeof key, "online", e) != 0)
         return -1;
-    char *v = tp_encode(t);
-    if (!v)
-        return asvc_fail(e, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
-    rds_err re = {0};
-    /* HSETNX is idempotent: a resend after a lost reply finds the id and
-     * reports a duplicate of our own write, which is still "stored once". */
-    redisReply *r = rds_command(1, &re, "HSETNX %s %s %s", key, t->id, v);
-    free(v);
-    if (!r)
-        return redis_fail(e, "store touchpoint", &re);
-    *added = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
-    freeReplyObject(r);
+    const char *keys[] = {key};
+    for (size_t at = 0; at < n; at += INGEST_CHUNK) {
+        size_t k = n - at < INGEST_CHUNK ? n - at : INGEST_CHUNK;
+        argv_list a = {0};
+        for (size_t i = 0; i < k; i++) {
+            args_str(&a, t[at + i].id);
+            args_take(&a, tp_encode(&t[at + i]));
+        }
+        if (a.oom) {
+            args_free(&a);
+            return asvc_fail(e, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        }
+        rds_err re = {0};
+        redisReply *r =
+            rds_eval(ingest_script, 1, 1, keys, (int)a.n, (const char *const *)a.v, &re);
+        args_free(&a);
+        if (!r)
+            return redis_fail(e, "store touchpoints", &re);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != k) {
+            freeReplyObject(r);
+            return asvc_fail(e, GRPC_STATUS_INTERNAL,
+                             "redis: unexpected answer storing touchpoints");
+        }
+        for (size_t i = 0; i < k; i++)
+            added[at + i] =
+                r->element[i]->type == REDIS_REPLY_INTEGER && r->element[i]->integer == 1;
+        freeReplyObject(r);
+    }
     return 0;
 }
 

@@ -738,6 +738,16 @@ static void test_ingest(void **state)
     assert_int_equal(r->results->results[1]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_SKIPPED);
     protobuf_c_message_free_unpacked(&r->base, NULL);
     assert_int_equal(count_tps(NULL), before + 2);
+    /* the same id twice in one batch: stored once */
+    Campsync__V1__Touchpoint twice[2] = {
+        web_tp("web-twice", CAMPSYNC__V1__TOUCHPOINT_KIND__WEB_VISIT, "v@attr.example.com", clk),
+        web_tp("web-twice", CAMPSYNC__V1__TOUCHPOINT_KIND__WEB_VISIT, "v@attr.example.com", clk)};
+    assert_int_equal(ingest(twice, 2, &r, &err), 0);
+    assert_int_equal(r->accepted, 1);
+    assert_int_equal(r->duplicates, 1);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    before++;
+    assert_int_equal(count_tps(NULL), before + 2);
 
     /* validation: one bad record stores nothing of its batch */
     Campsync__V1__Touchpoint bad[2] = {
