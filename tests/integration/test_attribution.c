@@ -26,8 +26,10 @@
 #include <time.h>
 
 #include "campsync/v1/attribution.pb-c.h"
+#include "campsync/v1/reconciler.pb-c.h"
 #include "redis/redis.h"
 #include "rpc/rpc_client.h"
+#include "rpc/rpc_server.h"
 #include "ts_stack.h"
 
 #define SVC (&campsync__v1__touchpoint_attribution__descriptor)
@@ -1259,6 +1261,100 @@ static void test_background_refresh(void **state)
     free(camp), free(p), free(m);
 }
 
+/* ---- membership events from the reconciler ----
+ * A stand-in reconciler (this process, common/rpc) serves WatchEvents and
+ * emits one event when told; the service must refresh that campaign on
+ * its own, with periodic refreshes off. */
+
+static pthread_mutex_t ev_mu = PTHREAD_MUTEX_INITIALIZER;
+static char ev_campaign[32]; /* the event to send, "" = none */
+static char ev_resume_from[64];
+
+static int watch_events(rpc_call *call, const ProtobufCMessage *request)
+{
+    const Campsync__V1__WatchEventsRequest *rq = (const void *)request;
+    pthread_mutex_lock(&ev_mu);
+    snprintf(ev_resume_from, sizeof ev_resume_from, "%s", rq->from_event_id);
+    pthread_mutex_unlock(&ev_mu);
+    while (!rpc_call_cancelled(call)) {
+        char campaign[32];
+        pthread_mutex_lock(&ev_mu);
+        snprintf(campaign, sizeof campaign, "%s", ev_campaign);
+        ev_campaign[0] = 0;
+        pthread_mutex_unlock(&ev_mu);
+        if (campaign[0]) {
+            Campsync__V1__MembershipEvent ev = CAMPSYNC__V1__MEMBERSHIP_EVENT__INIT;
+            ev.event_id = "1700000000000-0";
+            ev.type = CAMPSYNC__V1__EVENT_TYPE__ADDED_TO_SFDC_CAMPAIGN;
+            ev.campaign_id = campaign;
+            ev.source = "salesforce";
+            if (rpc_call_send(call, &ev.base) != 0)
+                return GRPC_STATUS_CANCELLED;
+        }
+        rpc_call_wait(call, 50);
+    }
+    return GRPC_STATUS_OK;
+}
+
+static void *serve_thread(void *arg)
+{
+    rpc_server_run(arg);
+    return NULL;
+}
+
+static void test_reconciler_events(void **state)
+{
+    (void)state;
+    static const rpc_method methods[] = {RPC_STREAM("WatchEvents", watch_events)};
+    rpc_server_opts o = {.listen_addr = "127.0.0.1:0", .workers = 1, .shutdown_grace_ms = 1000};
+    rpc_server *srv = NULL;
+    rpc_error err = {0};
+    assert_int_equal(rpc_server_create(&srv, &o, &err), 0);
+    assert_int_equal(rpc_server_add_service(srv, &campsync__v1__membership_reconciler__descriptor,
+                                            methods, 1, NULL, &err),
+                     0);
+    assert_int_equal(rpc_server_start(srv, &err), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, serve_thread, srv), 0);
+    char recon[64];
+    snprintf(recon, sizeof recon, "CAMPSYNC_RECONCILER=127.0.0.1:%d", rpc_server_port(srv));
+    const char *const env[] = {recon, "CAMPSYNC_ATTRIBUTION_REFRESH_INTERVAL=0", NULL};
+    assert_true(ts_proc_stop(stack->svc[TS_SVC_ATTRIBUTION], 30000) >= 0);
+    assert_int_equal(ts_stack_start_service(stack, TS_SVC_ATTRIBUTION, env), 0);
+
+    clock_advance(DAY_MS);
+    char *camp = new_campaign("Webinar", "Include All Campaign Members");
+    char *p = new_lead(1);
+    char *m = add_member(camp, p, NULL);
+    ts_sleep_ms(300);
+    assert_int_equal(count_tps(camp), 0); /* nothing refreshes on its own */
+    pthread_mutex_lock(&ev_mu);
+    snprintf(ev_campaign, sizeof ev_campaign, "%s", camp);
+    pthread_mutex_unlock(&ev_mu);
+    size_t n = 0;
+    for (int i = 0; i < 200 && n == 0; i++) {
+        ts_sleep_ms(100);
+        n = count_tps(camp);
+    }
+    if (n != 1)
+        ts_proc_dump_stderr(stack->svc[TS_SVC_ATTRIBUTION], 6000);
+    assert_int_equal(n, 1);
+    /* the stream is reopened in short windows and resumes after the event */
+    int resumed = 0;
+    for (int i = 0; i < 100 && !resumed; i++) {
+        ts_sleep_ms(100);
+        pthread_mutex_lock(&ev_mu);
+        resumed = strcmp(ev_resume_from, "1700000000000-0") == 0;
+        pthread_mutex_unlock(&ev_mu);
+    }
+    assert_true(resumed);
+
+    rpc_server_request_shutdown(srv);
+    pthread_join(t, NULL);
+    rpc_server_destroy(srv);
+    free(camp), free(p), free(m);
+}
+
 /* Last: a clean shutdown, and (in sanitizer builds) nothing reported. */
 static void test_clean_shutdown(void **state)
 {
@@ -1296,6 +1392,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_refreshes),
         cmocka_unit_test(test_redis_down),
         cmocka_unit_test(test_background_refresh),
+        cmocka_unit_test(test_reconciler_events),
         cmocka_unit_test(test_clean_shutdown),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
