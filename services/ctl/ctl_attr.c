@@ -147,8 +147,8 @@ int ctl_refresh(const ctl_globals *g, int argc, char **argv)
         {"full", no_argument, NULL, 'f'}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     Campsync__V1__RefreshRequest rq = CAMPSYNC__V1__REFRESH_REQUEST__INIT;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+fh", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
         if (o == 'f')
             rq.full = 1;
         else {
@@ -186,8 +186,8 @@ int ctl_touchpoints(const ctl_globals *g, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     Campsync__V1__TouchpointFilter rq = CAMPSYNC__V1__TOUCHPOINT_FILTER__INIT;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+c:p:a:f:t:h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "c:p:a:f:t:h", opts, NULL)) != -1) {
         if (o == 'c')
             rq.campaign_id = optarg;
         else if (o == 'p')
@@ -255,8 +255,8 @@ int ctl_bulk_date(const ctl_globals *g, int argc, char **argv)
     Campsync__V1__OptBool responded = CAMPSYNC__V1__OPT_BOOL__INIT;
     char *statuses[64], *members[256];
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+s:r:f:t:m:h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "s:r:f:t:m:h", opts, NULL)) != -1) {
         if (o == 's' && rq.n_statuses < 64)
             statuses[rq.n_statuses++] = optarg;
         else if (o == 'm' && rq.n_member_ids < 256)
@@ -313,8 +313,8 @@ int ctl_report(const ctl_globals *g, int argc, char **argv)
     rq.group_by = "channel";
     rq.model = CAMPSYNC__V1__MODEL__W_SHAPED;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+m:g:f:t:l:h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "m:g:f:t:l:h", opts, NULL)) != -1) {
         if (o == 'm') {
             if (parse_model(optarg, &rq.model))
                 return CTL_USAGE;
@@ -367,8 +367,8 @@ int ctl_attribute(const ctl_globals *g, int argc, char **argv)
     Campsync__V1__AttributeRequest rq = CAMPSYNC__V1__ATTRIBUTE_REQUEST__INIT;
     rq.model = CAMPSYNC__V1__MODEL__W_SHAPED;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+m:h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
         if (o == 'm') {
             if (parse_model(optarg, &rq.model))
                 return CTL_USAGE;
@@ -439,8 +439,8 @@ int ctl_export(const ctl_globals *g, int argc, char **argv)
     rq.attribution = 1;
     rq.model = CAMPSYNC__V1__MODEL__W_SHAPED;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+m:th", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "m:th", opts, NULL)) != -1) {
         if (o == 'm') {
             if (parse_model(optarg, &rq.model))
                 return CTL_USAGE;

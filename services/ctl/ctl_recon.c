@@ -85,8 +85,8 @@ int ctl_link(const ctl_globals *g, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     Campsync__V1__LinkRequest rq = CAMPSYNC__V1__LINK_REQUEST__INIT;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+c:n:sh", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "c:n:sh", opts, NULL)) != -1) {
         if (o == 'c')
             rq.campaign_id = optarg;
         else if (o == 'n')
@@ -103,7 +103,7 @@ int ctl_link(const ctl_globals *g, int argc, char **argv)
         }
     }
     if (optind != argc - 1 || parse_program(argv[optind], &rq.program_id) ||
-        (!rq.campaign_id == !rq.new_campaign_name)) {
+        (rq.campaign_id[0] != '\0') == (rq.new_campaign_name[0] != '\0')) {
         fprintf(stderr, "campsyncctl link: give PROGRAM_ID and one of --campaign or "
                         "--new-campaign (see --help)\n");
         return CTL_USAGE;
@@ -168,8 +168,8 @@ static int parse_sync(int argc, char **argv, Campsync__V1__SyncRequest *rq, cons
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+fp:h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "fp:h", opts, NULL)) != -1) {
         if (o == 'f')
             rq->full = 1;
         else if (o == 'p') {
@@ -319,8 +319,8 @@ int ctl_cycles(const ctl_globals *g, int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     Campsync__V1__ListCyclesRequest rq = CAMPSYNC__V1__LIST_CYCLES_REQUEST__INIT;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+l:h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
         if (o == 'l')
             rq.limit = atoi(optarg);
         else {
@@ -378,8 +378,8 @@ int ctl_events(const ctl_globals *g, int argc, char **argv)
     Campsync__V1__WatchEventsRequest rq = CAMPSYNC__V1__WATCH_EVENTS_REQUEST__INIT;
     long count = -1;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+f:c:n:h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "f:c:n:h", opts, NULL)) != -1) {
         if (o == 'f')
             rq.from_event_id = optarg;
         else if (o == 'c')
@@ -490,8 +490,8 @@ static int flow_action(const ctl_globals *g, int argc, char **argv, const char *
                                          {NULL, 0, NULL, 0}};
     Campsync__V1__FlowActionRequest rq = CAMPSYNC__V1__FLOW_ACTION_REQUEST__INIT;
     int o;
-    optind = 1;
-    while ((o = getopt_long(argc, argv, "+s:h", opts, NULL)) != -1) {
+    optind = 0;
+    while ((o = getopt_long(argc, argv, "s:h", opts, NULL)) != -1) {
         if (o == 's')
             rq.status = optarg;
         else {
@@ -499,7 +499,7 @@ static int flow_action(const ctl_globals *g, int argc, char **argv, const char *
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
-    if (argc - optind < 2 || (needs_status && !rq.status)) {
+    if (argc - optind < 2 || (needs_status && !rq.status[0])) {
         fputs(usage, stderr);
         return CTL_USAGE;
     }
