@@ -48,6 +48,11 @@ static const cfg_option attr_options[] = {
      .type = CFG_STRING,
      .help = "gRPC target of campsync-reconciler: refresh a campaign as soon as its membership "
              "changes (unset = only periodic and on-demand refreshes)"},
+    {.name = "downstream-token",
+     .type = CFG_STRING,
+     .help = "bearer token sent to the connector and the reconciler (default: this service's "
+             "own auth-token, one token for the whole deployment)",
+     .flags = CFG_SECRET},
     {.name = "attribution-refresh-interval",
      .type = CFG_DURATION_MS,
      .def = "5m",
@@ -178,7 +183,12 @@ static void *attr_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
     /* The connector's read methods are idempotent; its writes are too (by
      * id / external id), so every method may be retried on UNAVAILABLE. */
     static const char *const idem[] = {"campsync.v1.SalesforceConnector", NULL};
-    rpc_client_opts co = {.idempotent = idem, .default_timeout_ms = s->connector_timeout_ms};
+    const char *token = cfg_str(c, "downstream-token");
+    if (!token || !token[0])
+        token = cfg_str(c, "auth-token");
+    rpc_client_opts co = {.idempotent = idem,
+                          .default_timeout_ms = s->connector_timeout_ms,
+                          .bearer_token = token && token[0] ? token : NULL};
     rpc_error re = {0};
     s->sf = rpc_client_get(s->connector_target, &co, &re);
     if (!s->sf) {
@@ -186,7 +196,7 @@ static void *attr_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
         goto fail;
     }
     if (s->reconciler_target) {
-        rpc_client_opts ro = {.default_timeout_ms = 10000};
+        rpc_client_opts ro = {.default_timeout_ms = 10000, .bearer_token = co.bearer_token};
         s->recon = rpc_client_get(s->reconciler_target, &ro, &re);
         if (!s->recon) {
             snprintf(err, n, "CAMPSYNC_RECONCILER: %s", re.message);
