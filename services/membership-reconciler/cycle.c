@@ -85,11 +85,14 @@ static Campsync__V1__CycleRecord *record_new(const rc_pair *p, int64_t token)
     return r;
 }
 
+/* Replaces a string field; an unset field points at protobuf-c's shared
+ * empty string, which is not ours to free. */
 static void record_set(char **field, const char *v)
 {
     char *c = strdup(v ? v : "");
     if (c) {
-        free(*field);
+        if (*field != protobuf_c_empty_string)
+            free(*field);
         *field = c;
     }
 }
@@ -301,6 +304,27 @@ static int guard(cyc *c)
         snprintf(c->abort_msg, sizeof c->abort_msg, "redis unreachable (fence): %s", e.msg);
         c->aborted = true;
         return -1;
+    }
+    if (accepted && !held) {
+        /* The lock expired (a slow batch) but no newer holder has written:
+         * take it again if it is free; the new token is higher, and the
+         * fence records it, so a replica that held it meanwhile is stale. */
+        int64_t again = 0;
+        if (rds_lock_acquire(c->scope, LOCK_NAME, c->s->lock_ttl_ms, &again, &e) == 0 &&
+            again > 0 &&
+            rds_fence_check(c->scope, FENCE_RESOURCE, again, &accepted, &highest, &e) == 0 &&
+            accepted) {
+            log_kv(LOG_WARN, "pair lock expired mid-cycle and was taken again", "pair", c->scope,
+                   NULL);
+            c->token = again;
+            c->rec->fencing_token = again;
+            return 0;
+        }
+        if (again > 0) {
+            int released = 0;
+            rds_lock_release(c->scope, LOCK_NAME, again, &released, &e);
+        }
+        accepted = 0;
     }
     if (!accepted || !held) {
         snprintf(c->abort_msg, sizeof c->abort_msg,

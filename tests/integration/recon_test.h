@@ -283,13 +283,14 @@ RT_FN void rt_events_free(rt_events *ev)
     memset(ev, 0, sizeof *ev);
 }
 
-/* Events that repeat another's person, type and statuses. */
+/* Events that repeat another's program, person, type and statuses. */
 RT_FN int rt_events_duplicates(const rt_events *ev)
 {
     int d = 0;
     for (size_t i = 0; i < ev->n; i++)
         for (size_t j = i + 1; j < ev->n; j++)
-            if (ev->e[i].type == ev->e[j].type && strcmp(ev->e[i].person, ev->e[j].person) == 0 &&
+            if (ev->e[i].type == ev->e[j].type && ev->e[i].program_id == ev->e[j].program_id &&
+                strcmp(ev->e[i].person, ev->e[j].person) == 0 &&
                 strcmp(ev->e[i].old_status, ev->e[j].old_status) == 0 &&
                 strcmp(ev->e[i].new_status, ev->e[j].new_status) == 0) {
                 fprintf(stderr, "duplicate event: %s type %d %s -> %s (%s, %s)\n", ev->e[i].person,
@@ -430,9 +431,11 @@ RT_FN int rt_sf_update(rt_env *e, const char *id, const char *fields_json)
 
 RT_FN int rt_mk_add(rt_env *e, long long program, long long lead, const char *status)
 {
-    return rt_post(e, "/admin/marketo/add_member",
-                   json_pack("{s:I,s:I,s:s}", "programId", (json_int_t)program, "leadId",
-                             (json_int_t)lead, "statusName", status));
+    json_t *body =
+        json_pack("{s:I,s:I}", "programId", (json_int_t)program, "leadId", (json_int_t)lead);
+    if (status) /* else the channel's first status */
+        json_object_set_new(body, "statusName", json_string(status));
+    return rt_post(e, "/admin/marketo/add_member", body);
 }
 
 RT_FN int rt_mk_set_status(rt_env *e, long long program, long long lead, const char *status)
