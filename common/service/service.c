@@ -1,5 +1,5 @@
 /*
- * svc_main: configuration, logging, HTTP, Redis, metrics, the gRPC server,
+ * svc_main: configuration, logging, Redis, metrics, the gRPC server,
  * signals and the Redis health watcher, in the one order every service needs.
  * Kept here so the four main.c files cannot drift apart.
  */
@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "http/http.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 #include "redis/redis.h"
@@ -202,22 +201,12 @@ int svc_main(const svc_def *def, int argc, char **argv)
     rpc_server *srv = NULL;
     metrics_server *ms = NULL;
     void *state = NULL;
-    int http_ready = 0, watcher_started = 0;
+    int watcher_started = 0;
     struct redis_watch watch = {.service_name = def->descriptor->name,
                                 .mu = PTHREAD_MUTEX_INITIALIZER,
                                 .cv = PTHREAD_COND_INITIALIZER};
     pthread_t watcher;
 
-    if (def->uses_http) {
-        http_error he = {0};
-        http_config hc = {.allow_plain_http = 1, .user_agent = def->name};
-        if (http_init(&hc, &he) != 0) {
-            snprintf(err, sizeof err, "HTTP client: %s", he.msg);
-            goto out;
-        }
-        http_set_call_hook(metrics_vendor_call);
-        http_ready = 1;
-    }
     rds_err re = {0};
     if (rds_configure(cfg_str(c, "redis"), NULL, &re) != 0) {
         snprintf(err, sizeof err, "CAMPSYNC_REDIS_URL: %s", re.msg);
@@ -271,8 +260,6 @@ out:
         def->teardown(state);
     metrics_server_stop(ms);
     rds_thread_disconnect();
-    if (http_ready)
-        http_cleanup();
     cfg_free(c);
     free(opts);
     return exit_code;

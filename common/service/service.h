@@ -5,8 +5,8 @@
  *
  * svc_main parses the common options (--listen, --redis, --metrics,
  * --log-level, TLS, bearer token, shutdown grace, ...) together with the
- * service's own, sets up logging, the HTTP client, Redis, the /metrics
- * endpoint and the gRPC server with health, installs SIGTERM/SIGINT
+ * service's own, sets up logging, Redis, the /metrics endpoint and the gRPC
+ * server with health, installs SIGTERM/SIGINT
  * handling, serves until told to stop, drains, tears down and returns the
  * process exit code (0 after a clean shutdown, 2 for bad configuration, 1
  * when it could not start).
@@ -31,10 +31,10 @@ typedef struct svc_def {
     const ProtobufCServiceDescriptor *descriptor;
     const rpc_method *methods;
     size_t n_methods;
-    int uses_http; /* the service calls vendor APIs (initialises libcurl) */
     /*
      * Builds the service's state from the loaded configuration, after
-     * logging, HTTP and Redis are set up; the returned pointer is the handlers'
+     * logging and Redis are set up (connectors start their HTTP client here,
+     * see service_http.h); the returned pointer is the handlers'
      * rpc_call_service_data. On failure returns NULL and writes why into err.
      * May be NULL when the service has no state.
      */

@@ -8,6 +8,7 @@
 #include "handlers.h"
 #include "mkto_client.h"
 #include "service/service.h"
+#include "service/service_http.h"
 
 static const cfg_option mkto_options[] = {
     {.name = "marketo-url",
@@ -48,6 +49,7 @@ static const cfg_option mkto_options[] = {
      .type = CFG_DURATION_MS,
      .def = "30s",
      .help = "time limit of one HTTP attempt"},
+    SVC_HTTP_OPTIONS,
     {0}};
 
 static void *mkto_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
@@ -63,7 +65,20 @@ static void *mkto_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
         .max_concurrent = (int)cfg_int(c, "marketo-max-concurrent"),
         .daily_quota = cfg_int(c, "marketo-daily-quota"),
     };
-    return mkto_handlers_state_new(&mc, err, n);
+    if (svc_http_check_url(c, "marketo-url", err, n) != 0 ||
+        svc_http_check_url(c, "marketo-identity-url", err, n) != 0 ||
+        svc_http_start(c, "campsync-marketo", err, n) != 0)
+        return NULL;
+    void *state = mkto_handlers_state_new(&mc, err, n);
+    if (!state)
+        svc_http_stop();
+    return state;
+}
+
+static void mkto_teardown(void *state)
+{
+    mkto_handlers_state_free(state);
+    svc_http_stop();
 }
 
 int main(int argc, char **argv)
@@ -75,9 +90,8 @@ int main(int argc, char **argv)
         .descriptor = &campsync__v1__marketo_connector__descriptor,
         .methods = mkto_methods,
         .n_methods = mkto_n_methods,
-        .uses_http = 1,
         .setup = mkto_setup,
-        .teardown = mkto_handlers_state_free,
+        .teardown = mkto_teardown,
     };
     return svc_main(&def, argc, argv);
 }

@@ -9,6 +9,7 @@
 #include "campsync/v1/salesforce.pb-c.h"
 #include "handlers.h"
 #include "service/service.h"
+#include "service/service_http.h"
 #include "sf_client.h"
 #include "sf_fields.h"
 
@@ -66,6 +67,7 @@ static const cfg_option sf_options[] = {
      .type = CFG_DURATION_MS,
      .def = "30s",
      .help = "time limit of one HTTP attempt"},
+    SVC_HTTP_OPTIONS,
     {0}};
 
 static void *sf_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
@@ -104,12 +106,19 @@ static void *sf_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
         .limit_recheck_ms = (long)cfg_duration_ms(c, "salesforce-limit-recheck-ms"),
         .timeout_ms = (long)cfg_duration_ms(c, "salesforce-timeout-ms"),
     };
-    return sf_client_new(&sc, err, n);
+    if (svc_http_check_url(c, "salesforce-login-url", err, n) != 0 ||
+        svc_http_start(c, "campsync-salesforce", err, n) != 0)
+        return NULL;
+    sf_client *client = sf_client_new(&sc, err, n);
+    if (!client)
+        svc_http_stop();
+    return client;
 }
 
 static void sf_teardown(void *state)
 {
     sf_client_free(state);
+    svc_http_stop();
 }
 
 int main(int argc, char **argv)
@@ -121,7 +130,6 @@ int main(int argc, char **argv)
         .descriptor = &campsync__v1__salesforce_connector__descriptor,
         .methods = sf_methods,
         .n_methods = sf_n_methods,
-        .uses_http = 1,
         .setup = sf_setup,
         .teardown = sf_teardown,
     };

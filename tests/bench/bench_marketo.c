@@ -132,6 +132,7 @@ int main(int argc, char **argv)
                          e_redis,
                          e_secret,
                          "CAMPSYNC_MARKETO_CLIENT_ID=sbx-mkto-client",
+                         "CAMPSYNC_ALLOW_PLAIN_HTTP=true",
                          "CAMPSYNC_MARKETO_CALLS_PER_20S=100",
                          "CAMPSYNC_MARKETO_MAX_CONCURRENT=10",
                          "CAMPSYNC_MARKETO_DAILY_QUOTA=0",
@@ -214,6 +215,9 @@ int main(int argc, char **argv)
                      l->channels[0]->statuses[l->channels[0]->n_statuses - 1]->name);
         protobuf_c_message_free_unpacked(ch, NULL);
     }
+    /* Start with an empty 20-second window, as the stream did, so the
+     * first RPC's rate is the connector's own. */
+    ts_sleep_ms(21500);
     t0 = ts_now_ms();
     long long results = 0, updated = 0, skipped = 0, failed = 0, first_ms = 0;
     for (size_t off = 0; off < n; off += WRITE_CHUNK) {
@@ -243,7 +247,7 @@ int main(int argc, char **argv)
            "failed)\n",
            status, results, secs, results / secs, updated, skipped, failed);
     if (first_ms > 0)
-        printf("  burst (first RPC, %d writes in one window): %.0f writes/s\n",
+        printf("  burst (first RPC, %d writes within one window's allowance): %.0f writes/s\n",
                WRITE_CHUNK < (int)n ? WRITE_CHUNK : (int)n,
                (WRITE_CHUNK < (int)n ? WRITE_CHUNK : (int)n) / (first_ms / 1000.0));
     printf("  status calls: %lld, minimum ceil(n/300) = %lld, ratio %.3f\n", used, min,

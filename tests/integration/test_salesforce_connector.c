@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "campsync/v1/salesforce.pb-c.h"
 #include "rpc/rpc_client.h"
@@ -432,6 +433,28 @@ static void daily_limit_is_guarded_before_salesforce_refuses(void **state)
                          "{\"used\": 0, \"daily_api\": 100000}", NULL));
 }
 
+static void plain_http_refused_unless_allowed(void **state)
+{
+    (void)state;
+    char bin[512], url[256];
+    assert_int_equal(ts_bin_path("campsync-salesforce", bin, sizeof bin), 0);
+    snprintf(url, sizeof url, "CAMPSYNC_SALESFORCE_LOGIN_URL=%s", stack->salesforce_url);
+    const char *env[] = {url, "CAMPSYNC_ALLOW_PLAIN_HTTP=false",
+                         "CAMPSYNC_SALESFORCE_CLIENT_ID=sbx-sf-client",
+                         "CAMPSYNC_SALESFORCE_CLIENT_SECRET=sbx-sf-secret", NULL};
+    const char *argv[] = {bin, "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0", NULL};
+    ts_proc *p = ts_proc_spawn(argv, env, stack->dir, "sf-plain-http");
+    assert_non_null(p);
+    int status = 0;
+    assert_int_equal(ts_proc_wait(p, 10000, &status), 0);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) != 0);
+    char *err = ts_read_file(ts_proc_stderr_path(p), NULL);
+    assert_non_null(err);
+    assert_non_null(strstr(err, "CAMPSYNC_SALESFORCE_LOGIN_URL is a plain http:// URL"));
+    free(err);
+    ts_proc_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -445,6 +468,7 @@ int main(void)
         cmocka_unit_test(expired_token_is_renewed_once),
         cmocka_unit_test(transient_faults_are_absorbed),
         cmocka_unit_test(daily_limit_is_guarded_before_salesforce_refuses),
+        cmocka_unit_test(plain_http_refused_unless_allowed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

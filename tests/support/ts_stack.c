@@ -112,6 +112,7 @@ int ts_stack_start_service(ts_stack *s, ts_svc svc, const char *const *extra_env
     int nv = 0;
     switch (svc) {
     case TS_SVC_MARKETO:
+        snprintf(vars[nv++], sizeof vars[0], "CAMPSYNC_ALLOW_PLAIN_HTTP=true");
         snprintf(vars[nv++], sizeof vars[0], "CAMPSYNC_MARKETO_URL=%s", s->marketo_url);
         snprintf(vars[nv++], sizeof vars[0], "CAMPSYNC_MARKETO_IDENTITY_URL=%s/identity",
                  s->marketo_url);
@@ -120,6 +121,7 @@ int ts_stack_start_service(ts_stack *s, ts_svc svc, const char *const *extra_env
                  s->secrets[0]);
         break;
     case TS_SVC_SALESFORCE:
+        snprintf(vars[nv++], sizeof vars[0], "CAMPSYNC_ALLOW_PLAIN_HTTP=true");
         snprintf(vars[nv++], sizeof vars[0], "CAMPSYNC_SALESFORCE_LOGIN_URL=%s", s->salesforce_url);
         snprintf(vars[nv++], sizeof vars[0], "CAMPSYNC_SALESFORCE_CLIENT_ID=%s", SBX_SF_CLIENT);
         snprintf(vars[nv++], sizeof vars[0], "CAMPSYNC_SALESFORCE_CLIENT_SECRET_FILE=%s",
