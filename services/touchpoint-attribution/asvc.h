@@ -74,7 +74,8 @@ typedef struct asvc {
     int64_t refresh_interval_ms;      /* incremental passes, 0 = off */
     int64_t full_refresh_interval_ms; /* full passes, 0 = off */
     int64_t lock_ttl_ms;
-    int64_t overlap_ms; /* re-read this much before a watermark */
+    int64_t overlap_ms;       /* re-read this much before a watermark */
+    int64_t dormant_after_ms; /* incremental passes skip campaigns quiet this long */
     char *tp_object, *at_object;
     char *btd_field; /* CampaignMember Buyer Touchpoint Date API name (T5) */
     const char *export_names[AX_COUNT];

@@ -78,6 +78,12 @@ static const cfg_option attr_options[] = {
      .def = "Buyer_Touchpoint_Date__c",
      .help = "CampaignMember field BulkUpdateTouchpointDate writes; the same variable tells the "
              "connector which field to read, so one setting serves both"},
+    {.name = "attribution-dormant-after",
+     .type = CFG_DURATION_MS,
+     .def = "720h",
+     .help = "incremental passes stop polling a campaign whose members have not changed for "
+             "this long (each poll is a Salesforce API call); full passes, reconciler events and "
+             "RefreshTouchpoints still read it; 0 = always poll"},
     {.name = "touchpoint-object",
      .type = CFG_STRING,
      .def = "Buyer_Touchpoint__c",
@@ -167,6 +173,7 @@ static void *attr_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
     s->connector_timeout_ms = cfg_duration_ms(c, "attribution-connector-timeout");
     s->lock_ttl_ms = cfg_duration_ms(c, "attribution-lock-ttl");
     s->overlap_ms = cfg_duration_ms(c, "attribution-watermark-overlap");
+    s->dormant_after_ms = cfg_duration_ms(c, "attribution-dormant-after");
     if (!s->connector_target || !s->tp_object || !s->at_object || !s->btd_field ||
         (recon && recon[0] && !s->reconciler_target)) {
         snprintf(err, n, "out of memory");

@@ -10,6 +10,10 @@
  *   its members changed since its member watermark, deleted ones included
  *   (StreamCampaignMembers, queryAll). Members are merged into the stored
  *   member set, so the campaign is recomputed without reading it whole.
+ *   A campaign whose members last changed longer than the dormancy period
+ *   before the newest campaign change is not polled (an old campaign rarely
+ *   gets members, and each poll is a Salesforce API call); full passes,
+ *   reconciler events and on-demand refreshes still read it.
  * - full: every campaign and every member again; catches what SystemModstamp
  *   does not show (a lead's or contact's email edited, a campaign deleted).
  * - local: only what is stored (a new channel map); a campaign whose
@@ -316,7 +320,7 @@ static int date_or_zero(const char *ymd, const char *what, const char *cid, int6
 
 /* Under the lock: read what is needed, recompute, write the difference. */
 static int refresh_locked(asvc *s, rpc_call *parent, const asvc_campaign *from_sf, const char *cid,
-                          enum fetch_mode mode, int64_t token, intern *pool,
+                          enum fetch_mode mode, int64_t dormant_before, int64_t token, intern *pool,
                           asvc_refresh_summary *sum, asvc_err *e)
 {
     asvc_campaign_state st;
@@ -327,6 +331,11 @@ static int refresh_locked(asvc *s, rpc_call *parent, const asvc_campaign *from_s
     if (!from_sf && !st.c.known) {
         asvc_campaign_state_free(&st);
         return 0; /* nothing stored, nothing to recompute */
+    }
+    if (!from_sf && mode == FETCH_INCREMENTAL && st.c.members_since_ms > 0 &&
+        st.c.members_since_ms < dormant_before) {
+        asvc_campaign_state_free(&st);
+        return 0; /* dormant: left to full passes, events and on-demand refreshes */
     }
     int rc = -1;
     chmap *map = NULL;
@@ -451,7 +460,8 @@ done:
 /* from_sf NULL: the campaign as stored. gone: Salesforce no longer has it. */
 static int refresh_campaign(asvc *s, rpc_call *parent, const char *cid,
                             const Campsync__V1__Campaign *from_sf, bool gone, enum fetch_mode mode,
-                            bool wait, asvc_refresh_summary *sum, asvc_err *e)
+                            int64_t dormant_before, bool wait, asvc_refresh_summary *sum,
+                            asvc_err *e)
 {
     int64_t token = 0;
     if (lock_campaign(s, parent, cid, wait, &token, e) != 0)
@@ -483,7 +493,8 @@ static int refresh_campaign(asvc *s, rpc_call *parent, const char *cid,
         } else {
             if (from_sf)
                 campaign_from_sf(from_sf, pool, &c);
-            rc = refresh_locked(s, parent, from_sf ? &c : NULL, cid, mode, token, pool, sum, e);
+            rc = refresh_locked(s, parent, from_sf ? &c : NULL, cid, mode, dormant_before, token,
+                                pool, sum, e);
         }
         intern_free(pool);
     }
@@ -544,7 +555,7 @@ static int refresh_named(asvc *s, rpc_call *parent, char *const *ids, size_t n, 
     for (size_t i = 0; i < n && rc == 0; i++) {
         const Campsync__V1__Campaign *c = find_campaign(l, ids[i]);
         rc = refresh_campaign(s, parent, c ? c->id : ids[i], c, c == NULL,
-                              full ? FETCH_FULL : FETCH_INCREMENTAL, wait, sum, e);
+                              full ? FETCH_FULL : FETCH_INCREMENTAL, 0, wait, sum, e);
     }
     asvc_strv_free(known, n_known);
     protobuf_c_message_free_unpacked(&l->base, NULL);
@@ -575,18 +586,24 @@ static int refresh_pass(asvc *s, rpc_call *parent, bool full, bool wait, asvc_re
     int rc = asvc_store_campaign_ids(!full, &known, &n_known, e);
     enum fetch_mode mode = full ? FETCH_FULL : FETCH_INCREMENTAL;
     int64_t new_mark = mark;
+    for (size_t i = 0; i < l->n_campaigns; i++)
+        if (l->campaigns[i]->system_modstamp_ms > new_mark)
+            new_mark = l->campaigns[i]->system_modstamp_ms;
+    /* Salesforce's "now" as far as we know it (the newest campaign change),
+     * so a skewed local clock cannot make campaigns look dormant. */
+    int64_t dormant_before = !full && s->dormant_after_ms > 0 && new_mark > s->dormant_after_ms
+                                 ? new_mark - s->dormant_after_ms
+                                 : 0;
     for (size_t i = 0; i < l->n_campaigns && rc == 0; i++) {
         const Campsync__V1__Campaign *c = l->campaigns[i];
-        rc = refresh_campaign(s, parent, c->id, c, false, mode, wait, sum, e);
-        if (c->system_modstamp_ms > new_mark)
-            new_mark = c->system_modstamp_ms;
+        rc = refresh_campaign(s, parent, c->id, c, false, mode, 0, wait, sum, e);
     }
     for (size_t k = 0; k < n_known && rc == 0; k++) {
         if (find_campaign(l, known[k]))
             continue;
         /* Unchanged campaign (incremental) or one Salesforce no longer
          * lists (a full pass lists them all). */
-        rc = refresh_campaign(s, parent, known[k], NULL, full, mode, wait, sum, e);
+        rc = refresh_campaign(s, parent, known[k], NULL, full, mode, dormant_before, wait, sum, e);
     }
     if (rc == 0 && new_mark != mark)
         rc = asvc_store_set_i64("campaigns_since", new_mark, e);
@@ -613,7 +630,7 @@ int asvc_rederive_all(asvc *s, rpc_call *parent, asvc_refresh_summary *sum, asvc
         return -1;
     int rc = 0;
     for (size_t k = 0; k < n_known && rc == 0; k++)
-        rc = refresh_campaign(s, parent, known[k], NULL, false, FETCH_LOCAL, true, sum, e);
+        rc = refresh_campaign(s, parent, known[k], NULL, false, FETCH_LOCAL, 0, true, sum, e);
     asvc_strv_free(known, n_known);
     return rc;
 }

@@ -695,6 +695,41 @@ static void test_remove_and_redate_incremental(void **state)
     free(camp), free(a), free(b), free(ma), free(mb), free(ma2);
 }
 
+/* ---- dormant campaigns: polled by full passes only ---- */
+
+static void test_dormant_campaign(void **state)
+{
+    (void)state;
+    clock_advance(DAY_MS);
+    char *old = new_campaign("Webinar", "Include All Campaign Members");
+    char *a = new_lead(1), *b = new_lead(1);
+    char *ma = add_member(old, a, NULL);
+    Campsync__V1__RefreshSummary *s = refresh(NULL, 0);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    assert_int_equal(count_tps(old), 1);
+    /* another campaign changes later, so the next listing (which re-reads
+     * a minute before the newest change) no longer includes the old one */
+    clock_advance(DAY_MS);
+    char *spacer = new_campaign("Webinar", "Exclude All Campaign Members");
+    s = refresh(NULL, 0);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+
+    /* 40 days later (default dormancy 30 days) another campaign changes and
+     * a member lands in the old one: an incremental pass skips the old one,
+     * a full pass reads it */
+    clock_advance(40 * DAY_MS);
+    char *fresh = new_campaign("Webinar", "Include All Campaign Members");
+    char *mb = add_member(old, b, NULL);
+    s = refresh(NULL, 0);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    assert_int_equal(count_tps(old), 1);
+    s = refresh(NULL, 1);
+    assert_true(s->created >= 1);
+    protobuf_c_message_free_unpacked(&s->base, NULL);
+    assert_int_equal(count_tps(old), 2);
+    free(old), free(a), free(b), free(ma), free(mb), free(fresh), free(spacer);
+}
+
 /* ---- T8 ---- */
 
 static Campsync__V1__Touchpoint web_tp(const char *id, int kind, const char *email, int64_t at)
@@ -1383,6 +1418,7 @@ int main(void)
         cmocka_unit_test(test_unmapped_type),
         cmocka_unit_test(test_late_tradeshow_bulk_date),
         cmocka_unit_test(test_remove_and_redate_incremental),
+        cmocka_unit_test(test_dormant_campaign),
         cmocka_unit_test(test_ingest),
         cmocka_unit_test(test_attribution),
         cmocka_unit_test(test_report),
