@@ -5,6 +5,7 @@
  * dashboards see the same names from every service.
  */
 #include "metrics/metrics.h"
+#include "rpc/rpc.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -55,34 +56,10 @@ metrics_registry *metrics_default(void)
     return default_reg;
 }
 
-static const char *grpc_code_name(int code)
-{
-    static const char *const names[] = {"OK",
-                                        "CANCELLED",
-                                        "UNKNOWN",
-                                        "INVALID_ARGUMENT",
-                                        "DEADLINE_EXCEEDED",
-                                        "NOT_FOUND",
-                                        "ALREADY_EXISTS",
-                                        "PERMISSION_DENIED",
-                                        "RESOURCE_EXHAUSTED",
-                                        "FAILED_PRECONDITION",
-                                        "ABORTED",
-                                        "OUT_OF_RANGE",
-                                        "UNIMPLEMENTED",
-                                        "INTERNAL",
-                                        "UNAVAILABLE",
-                                        "DATA_LOSS",
-                                        "UNAUTHENTICATED"};
-    if (code < 0 || code >= (int)(sizeof names / sizeof names[0]))
-        return "UNKNOWN";
-    return names[code];
-}
-
 void metrics_rpc_observe(const char *method, int grpc_code, double seconds)
 {
     metrics_default();
-    metrics_inc(metrics_with(rpc_total, (const char *const[]){method, grpc_code_name(grpc_code)}),
+    metrics_inc(metrics_with(rpc_total, (const char *const[]){method, rpc_status_name(grpc_code)}),
                 1);
     metrics_observe(metrics_with(rpc_seconds, (const char *const[]){method}), seconds);
 }

@@ -5,6 +5,8 @@
  */
 #include "mkto_errors.h"
 
+#include "rpc/rpc.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -255,30 +257,6 @@ static const char *op_text(mkto_op op)
     return "any";
 }
 
-static const char *grpc_name(grpc_status_code c)
-{
-    static const char *const names[] = {"OK",
-                                        "CANCELLED",
-                                        "UNKNOWN",
-                                        "INVALID_ARGUMENT",
-                                        "DEADLINE_EXCEEDED",
-                                        "NOT_FOUND",
-                                        "ALREADY_EXISTS",
-                                        "PERMISSION_DENIED",
-                                        "RESOURCE_EXHAUSTED",
-                                        "FAILED_PRECONDITION",
-                                        "ABORTED",
-                                        "OUT_OF_RANGE",
-                                        "UNIMPLEMENTED",
-                                        "INTERNAL",
-                                        "UNAVAILABLE",
-                                        "DATA_LOSS",
-                                        "UNAUTHENTICATED"};
-    if ((int)c >= 0 && (size_t)c < sizeof names / sizeof names[0])
-        return names[c];
-    return "UNKNOWN";
-}
-
 char *mkto_errors_markdown(void)
 {
     char *out = NULL;
@@ -318,8 +296,9 @@ char *mkto_errors_markdown(void)
             snprintf(key, sizeof key, "other 1xxx");
         else
             snprintf(key, sizeof key, "%d", r->code);
-        fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", key, op_text(r->op), grpc_name(r->status),
-                action_text(r->action), r->outcome == SKIPPED ? "SKIPPED" : "FAILED", r->why);
+        fprintf(f, "| %s | %s | %s | %s | %s | %s |\n", key, op_text(r->op),
+                rpc_status_name(r->status), action_text(r->action),
+                r->outcome == SKIPPED ? "SKIPPED" : "FAILED", r->why);
     }
     if (fclose(f) != 0) {
         free(out);

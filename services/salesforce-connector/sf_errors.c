@@ -5,6 +5,8 @@
  */
 #include "sf_errors.h"
 
+#include "rpc/rpc.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -119,30 +121,6 @@ const sf_error_rule *sf_error_rules(size_t *n)
 {
     *n = sizeof rules / sizeof rules[0];
     return rules;
-}
-
-const char *sf_grpc_code_name(grpc_status_code c)
-{
-    static const char *const names[] = {"OK",
-                                        "CANCELLED",
-                                        "UNKNOWN",
-                                        "INVALID_ARGUMENT",
-                                        "DEADLINE_EXCEEDED",
-                                        "NOT_FOUND",
-                                        "ALREADY_EXISTS",
-                                        "PERMISSION_DENIED",
-                                        "RESOURCE_EXHAUSTED",
-                                        "FAILED_PRECONDITION",
-                                        "ABORTED",
-                                        "OUT_OF_RANGE",
-                                        "UNIMPLEMENTED",
-                                        "INTERNAL",
-                                        "UNAVAILABLE",
-                                        "DATA_LOSS",
-                                        "UNAUTHENTICATED"};
-    if ((int)c >= 0 && (size_t)c < sizeof names / sizeof names[0])
-        return names[c];
-    return "UNKNOWN";
 }
 
 static int status_class(int http_status)
@@ -304,7 +282,7 @@ char *sf_errors_markdown(void)
         else
             snprintf(status, sizeof status, "%d", r->http_status);
         fprintf(f, "| %s | %s | %s | %s | %s |\n", status, r->error_code ? r->error_code : "any",
-                sf_grpc_code_name(r->status), action_text(r->action), r->why);
+                rpc_status_name(r->status), action_text(r->action), r->why);
     }
     fputs("\nPer-record failures inside sObject Collections results never fail a\n"
           "batch: they come back as FAILED with the statusCode, except\n"

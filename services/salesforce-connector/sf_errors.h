@@ -82,9 +82,6 @@ const sf_error_rule *sf_error_rules(size_t *n);
 /* The table as Markdown (what ERRORS.md must contain). Caller frees. NULL on OOM. */
 char *sf_errors_markdown(void);
 
-/* Name of a gRPC status code ("UNAVAILABLE"), for messages and docs. */
-const char *sf_grpc_code_name(grpc_status_code c);
-
 /*
  * Per-record outcomes of sObject Collections calls. A record-level failure
  * never fails the batch; a few statusCodes mean "nothing to do" rather than

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rpc/rpc.h"
 #include "sf_errors.h"
 #include "sf_limits.h"
 
@@ -140,7 +141,7 @@ static void test_classification_table(void **state)
         assert_non_null(r);
         if (r->status != cases[i].want || r->action != cases[i].action)
             fail_msg("%d %s: got %s/%d, want %s/%d", cases[i].status, cases[i].code,
-                     sf_grpc_code_name(r->status), r->action, sf_grpc_code_name(cases[i].want),
+                     rpc_status_name(r->status), r->action, rpc_status_name(cases[i].want),
                      cases[i].action);
     }
 }
