@@ -477,10 +477,9 @@ static mkto_params *member_params(const member_query *q, const char *token, mkto
     return p;
 }
 
-/* Runs one member query to its last page, sending every non-empty page;
- * *sent counts the pages sent. */
+/* Runs one member query to its last page, sending every non-empty page. */
 static int stream_member_query(rpc_call *call, int64_t program_id, const member_query *q,
-                               size_t *sent, mkto_failure *f)
+                               mkto_failure *f)
 {
     char path[96];
     snprintf(path, sizeof path, "/rest/v1/programs/%lld/members.json", (long long)program_id);
@@ -511,11 +510,7 @@ static int stream_member_query(rpc_call *call, int64_t program_id, const member_
         if (env.more_result && env.next_page_token && env.next_page_token[0])
             token = strdup(env.next_page_token);
         mkto_envelope_clear(&env);
-        rc = 0;
-        if (page->n_members > 0) {
-            rc = rpc_call_send(call, &page->base);
-            (*sent)++;
-        }
+        rc = page->n_members > 0 ? rpc_call_send(call, &page->base) : 0;
         protobuf_c_message_free_unpacked(&page->base, NULL);
         if (rc != 0) {
             free(token);
@@ -530,7 +525,7 @@ static int stream_member_query(rpc_call *call, int64_t program_id, const member_
 static int stream_windows(rpc_call *call, int64_t program_id, int64_t from, int64_t to)
 {
     mkto_window *w = NULL;
-    size_t nw = 0, sent = 0;
+    size_t nw = 0;
     mkto_err me = {{0}};
     mkto_failure f = {0};
     if (mkto_windows(from, to, &w, &nw, &me) != 0)
@@ -540,7 +535,7 @@ static int stream_windows(rpc_call *call, int64_t program_id, int64_t from, int6
          * short so the next window's startAt is not read twice. */
         member_query q = {
             .filter_type = "updatedAt", .start_ms = w[i].start_ms, .end_ms = w[i].end_ms - 1000};
-        if (stream_member_query(call, program_id, &q, &sent, &f) != 0) {
+        if (stream_member_query(call, program_id, &q, &f) != 0) {
             free(w);
             return fail(call, &f);
         }
@@ -570,8 +565,7 @@ static int stream_program_members(rpc_call *call, const ProtobufCMessage *reques
             size_t off, len;
             mkto_batch_range(i, n, &off, &len);
             member_query q = {.filter_type = "leadId", .ids = ids + off, .n_ids = len};
-            size_t sent = 0;
-            if (stream_member_query(call, rq->program_id, &q, &sent, &f) != 0)
+            if (stream_member_query(call, rq->program_id, &q, &f) != 0)
                 return fail(call, &f);
         }
         return GRPC_STATUS_OK;
@@ -589,8 +583,7 @@ static int stream_program_members(rpc_call *call, const ProtobufCMessage *reques
      * Marketo serves non-leadId filters only for programs of up to 100,000
      * members; beyond that its 1003 comes back as is (ask by lead_ids). */
     member_query q = {.filter_type = "reachedSuccess"};
-    size_t sent = 0;
-    if (stream_member_query(call, rq->program_id, &q, &sent, &f) != 0)
+    if (stream_member_query(call, rq->program_id, &q, &f) != 0)
         return fail(call, &f);
     return GRPC_STATUS_OK;
 }

@@ -185,7 +185,7 @@ static int connector_start(connector *c, const char *const *extra_env, const cha
     snprintf(redis, sizeof redis, "CAMPSYNC_REDIS_URL=%s", ts_redis_url(W->redis));
     snprintf(secret_env, sizeof secret_env, "CAMPSYNC_MARKETO_CLIENT_SECRET_FILE=%s", secret);
     /* The caller's settings first: the first of two equal keys wins. */
-    const char *env[16];
+    const char *env[20];
     size_t ne = 0;
     for (size_t i = 0; extra_env && extra_env[i] && ne < 10; i++)
         env[ne++] = extra_env[i];
@@ -194,6 +194,7 @@ static int connector_start(connector *c, const char *const *extra_env, const cha
     env[ne++] = secret_env;
     env[ne++] = "CAMPSYNC_MARKETO_CLIENT_ID=" CLIENT_ID;
     env[ne++] = "CAMPSYNC_LOG_LEVEL=warn";
+    env[ne++] = "CAMPSYNC_ALLOW_PLAIN_HTTP=true"; /* the sandbox speaks http:// */
     env[ne] = NULL;
     const char *argv[] = {bin, "--listen", listen, "--metrics", metrics, NULL};
     c->proc = ts_proc_spawn(argv, env, W->dir, name);
