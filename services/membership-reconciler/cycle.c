@@ -283,12 +283,13 @@ static bool stopping(cyc *c)
     return c->o->parent && rpc_call_cancelled(c->o->parent);
 }
 
-/* Before every write: still the lock holder, token not stale. */
-static int guard(cyc *c)
+/* Before every write: still the lock holder, token not stale. A batch is
+ * not started once shutdown began; the base (final) is still stored. */
+static int guard_write(cyc *c, bool final)
 {
     if (c->aborted)
         return -1;
-    if (stopping(c)) {
+    if (!final && stopping(c)) {
         c->interrupted = true;
         return -1;
     }
@@ -335,6 +336,11 @@ static int guard(cyc *c)
         return -1;
     }
     return 0;
+}
+
+static int guard(cyc *c)
+{
+    return guard_write(c, false);
 }
 
 /* ---- events ---- */
@@ -1057,8 +1063,9 @@ static int run_locked(cyc *c, Campsync__V1__SyncPlan **plan_out, rc_err *err)
             snprintf(c->abort_msg, sizeof c->abort_msg, "new base not computed: %s", re.msg);
             c->interrupted = true;
         } else {
-            int st =
-                guard(c) == 0 ? base_store(c->scope, c->token, enc, enc_len, why, sizeof why) : 0;
+            int st = guard_write(c, true) == 0
+                         ? base_store(c->scope, c->token, enc, enc_len, why, sizeof why)
+                         : 0;
             if (st < 0) {
                 snprintf(c->abort_msg, sizeof c->abort_msg, "base not stored: %s", why);
                 c->interrupted = true;

@@ -19,6 +19,7 @@
 
 #include "campsync/v1/reconciler.pb-c.h"
 #include "recon_test.h"
+#include "redis/redis.h"
 #include "rpc/rpc_client.h"
 #include "ts_stack.h"
 
@@ -256,6 +257,64 @@ static void conflicts_follow_the_policy(void **state)
         assert_string_equal(rt_sf_status(st, WEBINAR_CAMPAIGN, row.sf_id), want);
         json_decref(st);
     }
+}
+
+static void status_drift_stops_the_cycle(void **state)
+{
+    (void)state;
+    /* Someone adds a status to the linked campaign: cycles stop (C6) with a
+     * Failed record naming it, until it is gone again. */
+    char *extra = rt_sf_create(&env, "CampaignMemberStatus",
+                               "{\"CampaignId\":\"" WEBINAR_CAMPAIGN "\",\"Label\":\"Maybe\","
+                               "\"SortOrder\":99}");
+    assert_non_null(extra);
+    Campsync__V1__CycleRecord *rec = NULL;
+    rpc_error err;
+    assert_int_equal(rt_sync(&env, WEBINAR, 0, &rec, &err), GRPC_STATUS_FAILED_PRECONDITION);
+    assert_non_null(strstr(err.message, "\"Maybe\""));
+    assert_non_null(rec);
+    assert_string_equal(rec->status, "Failed");
+    assert_non_null(strstr(rec->message, "\"Maybe\""));
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+    assert_int_equal(rt_post(&env, "/admin/salesforce/delete", json_pack("{s:s}", "id", extra)), 0);
+    free(extra);
+    assert_int_equal(rt_sync(&env, WEBINAR, 0, &rec, &err), 0);
+    assert_string_equal(rec->status, "Succeeded");
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+}
+
+static void stale_token_writes_are_refused(void **state)
+{
+    (void)state;
+    /* A newer holder has written (the fence saw a far higher token): this
+     * replica's next cycle must not write anything and answers ABORTED. */
+    rds_err re = {0};
+    assert_int_equal(rds_configure(ts_redis_url(env.stack->redis), NULL, &re), 0);
+    int accepted = 0;
+    assert_int_equal(rds_fence_check("pair:1001", "writes", (int64_t)1 << 40, &accepted, NULL, &re),
+                     0);
+    assert_true(accepted);
+    json_t *st = rt_state(&env);
+    long long newcomer = rt_lead_outside(st, WEBINAR);
+    json_decref(st);
+    assert_int_equal(rt_mk_add(&env, WEBINAR, newcomer, "Invited"), 0);
+    rt_reset_calls(&env);
+    Campsync__V1__CycleRecord *rec = NULL;
+    rpc_error err;
+    assert_int_equal(rt_sync(&env, WEBINAR, 0, &rec, &err), GRPC_STATUS_ABORTED);
+    assert_non_null(rec);
+    assert_string_equal(rec->status, "Failed");
+    assert_non_null(strstr(rec->message, "lost the pair's lock"));
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+    assert_int_equal(rt_write_calls(&env), 0);
+    /* The newer holder gone (its fence record removed), cycles resume. */
+    char key[128];
+    assert_int_equal(rds_key(key, sizeof key, &re, "pair:1001", "fenced:writes"), 0);
+    assert_int_equal(rds_del(key, NULL, &re), 0);
+    assert_int_equal(rt_sync(&env, WEBINAR, 0, &rec, &err), 0);
+    assert_string_equal(rec->status, "Succeeded");
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+    rds_thread_disconnect();
 }
 
 static void people_are_created_on_both_sides(void **state)
@@ -578,6 +637,8 @@ int main(void)
         cmocka_unit_test(changes_reach_the_other_side),
         cmocka_unit_test(backward_salesforce_change_is_set_back),
         cmocka_unit_test(conflicts_follow_the_policy),
+        cmocka_unit_test(status_drift_stops_the_cycle),
+        cmocka_unit_test(stale_token_writes_are_refused),
         cmocka_unit_test(people_are_created_on_both_sides),
         cmocka_unit_test(fields_go_one_way_to_the_campaign),
         cmocka_unit_test(events_are_emitted_once),
