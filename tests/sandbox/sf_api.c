@@ -498,9 +498,10 @@ static int sfs_upsert_one(sfs_call *c, sfs_object *obj, const sfs_field *ext, js
         *out = r;
         return sfs_update(c->st, r, rec, c->req->now_ms, c->user, err);
     }
-    sfs_err cerr;
-    json_t *cv = sfs_coerce(ext, value, &cerr);
-    if (!cv || json_is_null(cv)) {
+    json_t *cv = sfs_coerce(ext, value, err);
+    if (!cv)
+        return -1;
+    if (json_is_null(cv)) {
         json_decref(cv);
         sfs_err_set(err, "REQUIRED_FIELD_MISSING", "Required fields are missing: [%s]", ext->name);
         sfs_err_field(err, ext->name);
@@ -1096,24 +1097,30 @@ static void sfs_collection_upsert(sfs_call *c, sfs_object *obj, const char *fiel
         json_decref(body);
         return;
     }
+    /* Each record's external id value (at most 200 records). */
+    json_t *ext_vals[SF_COLLECTION_MAX] = {0};
+    size_t i;
+    json_t *rec;
+    json_array_foreach(records, i, rec)
+    {
+        const char *key;
+        json_t *v;
+        json_object_foreach(rec, key, v)
+        {
+            if (strcasecmp(key, ext->name) == 0)
+                ext_vals[i] = v;
+        }
+    }
     json_t *results = json_array();
     int failed = 0;
     if (aon)
         sfs_journal_begin(c->st);
-    size_t i;
-    json_t *rec;
     json_array_foreach(records, i, rec)
     {
         sfs_err err;
         memset(&err, 0, sizeof err);
         sfs_object *rt = sfs_record_type(c, rec, &err);
-        const char *key;
-        json_t *value = NULL, *v;
-        json_object_foreach(rec, key, v)
-        {
-            if (strcasecmp(key, ext->name) == 0)
-                value = v;
-        }
+        json_t *value = ext_vals[i];
         int rc = -1, created = 0;
         sfs_rec *r = NULL;
         if (rt && rt != obj) {
@@ -1122,19 +1129,8 @@ static void sfs_collection_upsert(sfs_call *c, sfs_object *obj, const char *fiel
         } else if (rt && value) {
             /* The same external id twice in one call is rejected for each copy. */
             int dup = 0;
-            size_t j;
-            json_t *other;
-            json_array_foreach(records, j, other)
-            {
-                json_t *ov = NULL;
-                json_object_foreach(other, key, v)
-                {
-                    if (strcasecmp(key, ext->name) == 0)
-                        ov = v;
-                }
-                if (j != i && ov && json_equal(ov, value))
-                    dup = 1;
-            }
+            for (size_t j = 0; j < json_array_size(records) && !dup; j++)
+                dup = j != i && ext_vals[j] && json_equal(ext_vals[j], value);
             if (dup) {
                 sfs_err_set(&err, "DUPLICATE_EXTERNAL_ID", "Duplicate external id specified: %s",
                             json_is_string(value) ? json_string_value(value) : "");
