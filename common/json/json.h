@@ -31,9 +31,9 @@ typedef struct cj_ref {
     int bad_parent;  /* parent was not an object (key) / array (index): report the parent */
 } cj_ref;
 
-/* Flags for integer getters. */
+/* Flags for integer getters and cj_json_to_minor. */
 enum {
-    CJ_NUMERIC_STRING = 1 /* also accept "123" (Marketo quotes its codes) */
+    CJ_NUMERIC_STRING = 1 /* also accept "123" (Marketo quotes its codes and costs) */
 };
 
 /*
@@ -92,5 +92,36 @@ int cj_req_object(const cj_ref *obj, const char *key, cj_ref *out, cj_error *err
 int cj_opt_object(const cj_ref *obj, const char *key, cj_ref *out, cj_error *err);
 int cj_req_array(const cj_ref *obj, const char *key, cj_ref *out, size_t *len, cj_error *err);
 int cj_opt_array(const cj_ref *obj, const char *key, cj_ref *out, size_t *len, cj_error *err);
+
+/*
+ * Vendor times and money, read the same way for Marketo and Salesforce.
+ *
+ * cj_parse_datetime: "2026-01-31T12:00:00Z" -> Unix epoch ms. Accepts 'T' or
+ * ' ' between date and time, a fraction (milliseconds; further digits are
+ * dropped), 'Z', an offset "+0000" / "+00:00", both ("Z+0000", as Marketo's
+ * asset API writes it), and a bare date "2026-01-31" (midnight UTC). Fails
+ * with "invalid datetime '<text>': expected like 2026-01-31T12:00:00Z".
+ * cj_format_datetime: epoch ms -> "2026-01-31T12:00:00Z" (whole seconds,
+ * floor) or, with CJ_DATETIME_MS, "2026-01-31T12:00:00.123Z" (buf >= 32).
+ *
+ * Money is integer minor units (cents, x100), converted exactly from the
+ * decimal text with no binary floating-point drift; a digit below a cent
+ * rounds half away from zero (0.005 -> 1, -2.675 -> -268).
+ * cj_decimal_to_minor: "1234.5", "-0.01", "1e3" -> minor units; errors name
+ * the text ("invalid amount '12a': ...", "amount '1e30' is too large").
+ * cj_json_to_minor: a JSON integer or real (exactly as its decimal reads);
+ * with CJ_NUMERIC_STRING also a decimal string ("12.345").
+ * cj_minor_to_json: minor units -> a JSON number (integer when whole); dump
+ * with CJ_MONEY_DUMP_FLAGS so 19.99 does not print as 19.989999999999998.
+ */
+enum {
+    CJ_DATETIME_MS = 1 /* cj_format_datetime: print milliseconds */
+};
+int cj_parse_datetime(const char *s, int64_t *ms, cj_error *err);
+void cj_format_datetime(int64_t ms, unsigned flags, char *buf, size_t n);
+int cj_decimal_to_minor(const char *text, int64_t *minor, cj_error *err);
+int cj_json_to_minor(const json_t *v, unsigned flags, int64_t *minor, cj_error *err);
+json_t *cj_minor_to_json(int64_t minor);
+#define CJ_MONEY_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
 
 #endif

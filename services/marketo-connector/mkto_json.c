@@ -4,6 +4,8 @@
  */
 #include "mkto_json.h"
 
+#include "json/json.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -29,178 +31,27 @@ static void msg_free(void *m)
         protobuf_c_message_free_unpacked((ProtobufCMessage *)m, NULL);
 }
 
-/* ---- times ---- */
-
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * ((m + 9) % 12) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static int month_days(int y, int m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return m == 2 && leap ? 29 : d[m - 1];
-}
-
-static bool digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return false;
-        v = v * 10 + (c - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
+/* ---- times and money (common/json does the work) ---- */
 
 int mkto_parse_datetime(const char *s, int64_t *ms, mkto_err *err)
 {
-    if (!s)
-        return mkto_err_set(err, "invalid datetime: missing");
-    const char *p = s;
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, frac = 0, offset_min = 0;
-    bool ok =
-        digits(&p, 4, &y) && *p++ == '-' && digits(&p, 2, &mo) && *p++ == '-' && digits(&p, 2, &d);
-    if (ok && *p) {
-        ok = (*p == 'T' || *p == ' ') && (++p, digits(&p, 2, &h)) && *p++ == ':' &&
-             digits(&p, 2, &mi) && *p++ == ':' && digits(&p, 2, &se);
-        if (ok && *p == '.') {
-            int n = 0;
-            for (p++; *p >= '0' && *p <= '9'; p++, n++)
-                if (n < 3)
-                    frac = frac * 10 + (*p - '0');
-            ok = n > 0;
-            for (; n < 3; n++)
-                frac *= 10;
-        }
-        if (ok && *p == 'Z')
-            p++;
-        /* The asset API writes "Z+0000": both designators, same meaning. */
-        if (ok && (*p == '+' || *p == '-')) {
-            int sign = *p++ == '-' ? -1 : 1, oh = 0, om = 0;
-            ok = digits(&p, 2, &oh) && (*p != ':' || (++p, true)) && digits(&p, 2, &om) &&
-                 oh <= 23 && om <= 59;
-            offset_min = sign * (oh * 60 + om);
-        }
-    }
-    ok = ok && *p == '\0' && mo >= 1 && mo <= 12 && d >= 1 && d <= month_days(y, mo) && h <= 23 &&
-         mi <= 59 && se <= 60;
-    if (!ok)
-        return mkto_err_set(err, "invalid datetime '%.40s': expected like 2026-01-31T12:00:00Z", s);
-    *ms = (days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset_min * 60) * 1000 +
-          frac;
+    cj_error e;
+    if (cj_parse_datetime(s, ms, &e) != 0)
+        return mkto_err_set(err, "%s", e.msg);
     return 0;
 }
 
 void mkto_format_datetime(int64_t ms, char *buf, size_t n)
 {
-    int64_t secs = ms / 1000 - (ms % 1000 < 0);
-    int64_t days = secs / 86400 - (secs % 86400 < 0);
-    int64_t sod = secs - days * 86400;
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    snprintf(buf, n, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02d:%02d:%02dZ", y, m, d,
-             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
-}
-
-/* ---- money ---- */
-
-/* Exact decimal text -> minor units (x100), half away from zero below a cent. */
-static int decimal_to_minor(const char *text, int64_t *minor, mkto_err *err)
-{
-    const char *p = text;
-    bool neg = false;
-    if (*p == '-' || *p == '+')
-        neg = *p++ == '-';
-    char dig[64];
-    int nd = 0, point = -1, seen = 0, lead_frac_zeros = 0;
-    for (; (*p >= '0' && *p <= '9') || (*p == '.' && point < 0); p++) {
-        if (*p == '.') {
-            point = nd;
-            continue;
-        }
-        seen++;
-        if (nd == 0 && *p == '0') {
-            lead_frac_zeros += point >= 0;
-            continue;
-        }
-        if (nd < (int)sizeof dig)
-            dig[nd++] = *p;
-        else if (point < 0)
-            return mkto_err_set(err, "amount '%.40s' is too large", text);
-    }
-    if (point < 0)
-        point = nd;
-    long exp10 = 0;
-    if (seen && (*p == 'e' || *p == 'E')) {
-        p++;
-        bool eneg = false;
-        if (*p == '-' || *p == '+')
-            eneg = *p++ == '-';
-        if (!isdigit((unsigned char)*p))
-            seen = 0;
-        for (; isdigit((unsigned char)*p); p++)
-            if (exp10 < 100000)
-                exp10 = exp10 * 10 + (*p - '0');
-        if (eneg)
-            exp10 = -exp10;
-    }
-    if (!seen || *p != '\0')
-        return mkto_err_set(err, "invalid amount '%.40s': expected a decimal number", text);
-    long whole = (long)point - lead_frac_zeros + exp10 + 2; /* digits of dig[] above a cent */
-    int64_t v = 0;
-    for (long i = 0; i < whole; i++) {
-        int dd = i < nd ? dig[i] - '0' : 0;
-        if (v > (INT64_MAX - dd) / 10)
-            return mkto_err_set(err, "amount '%.40s' is too large", text);
-        v = v * 10 + dd;
-        if (v == 0 && i >= nd)
-            break; /* 0 x 10^k stays 0 */
-    }
-    if (whole >= 0 && whole < nd && dig[whole] >= '5') {
-        if (v == INT64_MAX)
-            return mkto_err_set(err, "amount '%.40s' is too large", text);
-        v++;
-    }
-    *minor = neg ? -v : v;
-    return 0;
+    cj_format_datetime(ms, 0, buf, n);
 }
 
 int mkto_json_to_minor(const json_t *v, int64_t *minor, mkto_err *err)
 {
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i > INT64_MAX / 100 || i < INT64_MIN / 100)
-            return mkto_err_set(err, "amount %" JSON_INTEGER_FORMAT " is too large", i);
-        *minor = (int64_t)i * 100;
-        return 0;
-    }
-    if (json_is_real(v)) {
-        /* 15 significant digits print a parsed double back as its decimal text. */
-        double d = json_real_value(v);
-        char buf[64];
-        snprintf(buf, sizeof buf, (d < 1e13 && d > -1e13) ? "%.15g" : "%.17g", d);
-        return decimal_to_minor(buf, minor, err);
-    }
-    if (json_is_string(v))
-        return decimal_to_minor(json_string_value(v), minor, err);
-    return mkto_err_set(err, "amount: expected a number");
+    cj_error e;
+    if (cj_json_to_minor(v, CJ_NUMERIC_STRING, minor, &e) != 0)
+        return mkto_err_set(err, "%s", e.msg);
+    return 0;
 }
 
 /* ---- field access ---- */

@@ -37,6 +37,9 @@
 /* A zeroed, initialised message of type d from malloc (NULL on OOM). */
 void *mkto_msg_new(const ProtobufCMessageDescriptor *d);
 
+/* Times and money: thin wrappers over common/json (cj_parse_datetime,
+ * cj_format_datetime, cj_json_to_minor), shared with the Salesforce connector. */
+
 /* Marketo datetime text -> epoch ms (accepts Z, +0000, +00:00, Z+0000, fractions). */
 int mkto_parse_datetime(const char *s, int64_t *ms, mkto_err *err);
 /* epoch ms -> "2026-01-31T12:00:00Z" (whole seconds, floor), as Marketo takes it. */

@@ -7,6 +7,8 @@
 
 #include "soql.h"
 
+#include "json/json.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -28,224 +30,43 @@ static void msg_free(void *m)
         protobuf_c_message_free_unpacked((ProtobufCMessage *)m, NULL);
 }
 
-/* ---- times ---- */
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (valid for any year >= 1). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = y / 400;
-    int64_t yoe = y - era * 400;
-    int64_t mp = (m + 9) % 12;
-    int64_t doy = (153 * mp + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static bool leap_year(int y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-static int month_days(int y, int m)
-{
-    static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && leap_year(y) ? 29 : d[m - 1];
-}
-
-/* Reads exactly n digits at *p. */
-static bool digits(const char **p, int n, int *out)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        char c = (*p)[i];
-        if (c < '0' || c > '9')
-            return false;
-        v = v * 10 + (c - '0');
-    }
-    *p += n;
-    *out = v;
-    return true;
-}
+/* ---- times and money (common/json does the work) ---- */
 
 int sf_parse_datetime(const char *s, int64_t *ms, sf_err *err)
 {
-    const char *p = s;
-    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0, frac = 0;
+    if (cj_parse_datetime(s, ms, NULL) == 0)
+        return 0;
     if (!s)
         return sf_err_set(err, "invalid datetime: missing");
-    /* Date fields (FirstRespondedDate) read as midnight UTC. */
-    if (strlen(s) == 10 && soql_check_date(s, NULL) == 0) {
-        y = atoi(s);
-        *ms =
-            days_from_civil(y, (s[5] - '0') * 10 + (s[6] - '0'), (s[8] - '0') * 10 + (s[9] - '0')) *
-            86400000LL;
-        return 0;
-    }
-    bool ok = digits(&p, 4, &y) && *p++ == '-' && digits(&p, 2, &mo) && *p++ == '-' &&
-              digits(&p, 2, &d) && (*p == 'T' || *p == ' ') && (++p, digits(&p, 2, &h)) &&
-              *p++ == ':' && digits(&p, 2, &mi) && *p++ == ':' && digits(&p, 2, &se);
-    if (ok && *p == '.') {
-        p++;
-        int n = 0;
-        while (*p >= '0' && *p <= '9') {
-            if (n < 3)
-                frac = frac * 10 + (*p - '0');
-            n++;
-            p++;
-        }
-        ok = n > 0;
-        for (; n < 3; n++)
-            frac *= 10;
-    }
-    int offset_min = 0;
-    if (ok && *p == 'Z')
-        p++;
-    if (ok && (*p == '+' || *p == '-')) {
-        int sign = *p++ == '-' ? -1 : 1, oh = 0, om = 0;
-        ok = digits(&p, 2, &oh) && (*p != ':' || (++p, true)) && digits(&p, 2, &om) && oh <= 23 &&
-             om <= 59;
-        offset_min = sign * (oh * 60 + om);
-    }
-    ok = ok && *p == '\0' && mo >= 1 && mo <= 12 && d >= 1 && d <= month_days(y, mo) && h <= 23 &&
-         mi <= 59 && se <= 60;
-    if (!ok)
-        return sf_err_set(
-            err, "invalid datetime '%.40s': expected like 2026-01-31T12:00:00.000+0000", s);
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset_min * 60;
-    *ms = secs * 1000 + frac;
-    return 0;
+    /* Same rules as Marketo's; the example is in Salesforce's own format. */
+    return sf_err_set(err, "invalid datetime '%.40s': expected like 2026-01-31T12:00:00.000+0000",
+                      s);
 }
 
 void sf_format_datetime(int64_t ms, char *buf, size_t n)
 {
-    int64_t secs = ms / 1000, rem = ms % 1000;
-    if (rem < 0) {
-        rem += 1000;
-        secs--;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    /* civil_from_days, the inverse of days_from_civil. */
-    int64_t z = days + 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t d = doy - (153 * mp + 2) / 5 + 1;
-    int64_t m = mp < 10 ? mp + 3 : mp - 9;
-    int64_t y = yoe + era * 400 + (m <= 2);
-    snprintf(buf, n, "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02d:%02d:%02d.%03dZ", y, m, d,
-             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60), (int)rem);
+    cj_format_datetime(ms, CJ_DATETIME_MS, buf, n);
 }
-
-/* ---- money ---- */
 
 int sf_decimal_to_minor(const char *text, int64_t *minor, sf_err *err)
 {
-    const char *p = text;
-    if (!text)
-        return sf_err_set(err, "invalid amount: missing");
-    bool neg = false;
-    if (*p == '-' || *p == '+')
-        neg = *p++ == '-';
-    /* Significant digits with the position of the decimal point. */
-    char dig[64];
-    int nd = 0, point = -1, seen = 0, dropped_scale = 0;
-    for (; (*p >= '0' && *p <= '9') || (*p == '.' && point < 0); p++) {
-        if (*p == '.') {
-            point = nd;
-            continue;
-        }
-        seen++;
-        if (nd == 0 && *p == '0') {
-            if (point >= 0)
-                dropped_scale++; /* leading zero after the point: 0.05 */
-            continue;
-        }
-        if (nd < (int)sizeof dig)
-            dig[nd++] = *p;
-        else if (point >= 0)
-            break; /* far below a cent */
-        else
-            return sf_err_set(err, "amount '%.40s' is too large", text);
-    }
-    while (*p >= '0' && *p <= '9') /* digits far below a cent */
-        p++;
-    if (point < 0)
-        point = nd;
-    long exp10 = 0;
-    if (seen && (*p == 'e' || *p == 'E')) {
-        p++;
-        bool eneg = false;
-        if (*p == '-' || *p == '+')
-            eneg = *p++ == '-';
-        if (!isdigit((unsigned char)*p))
-            seen = 0;
-        while (isdigit((unsigned char)*p)) {
-            if (exp10 < 100000)
-                exp10 = exp10 * 10 + (*p - '0');
-            p++;
-        }
-        if (eneg)
-            exp10 = -exp10;
-    }
-    if (!seen || *p != '\0')
-        return sf_err_set(err, "invalid amount '%.40s': expected a decimal number", text);
-    /* value = 0.dig * 10^(point - dropped_scale + exp10); minor = value * 100. */
-    long int_digits = (long)point - dropped_scale + exp10 + 2;
-    int64_t v = 0;
-    for (long i = 0; i < nd && i < int_digits; i++) {
-        int dd = dig[i] - '0';
-        if (v > (INT64_MAX - dd) / 10)
-            return sf_err_set(err, "amount '%.40s' is too large", text);
-        v = v * 10 + dd;
-    }
-    for (long i = nd; i < int_digits; i++) {
-        if (v > INT64_MAX / 10)
-            return sf_err_set(err, "amount '%.40s' is too large", text);
-        v *= 10;
-    }
-    /* Half away from zero on the first digit below a cent. */
-    if (int_digits >= 0 && int_digits < nd && dig[int_digits] >= '5') {
-        if (v == INT64_MAX)
-            return sf_err_set(err, "amount '%.40s' is too large", text);
-        v++;
-    }
-    *minor = neg ? -v : v;
+    cj_error e;
+    if (cj_decimal_to_minor(text, minor, &e) != 0)
+        return sf_err_set(err, "%s", e.msg);
     return 0;
 }
 
 int sf_json_to_minor(const json_t *v, int64_t *minor, sf_err *err)
 {
-    if (json_is_integer(v)) {
-        json_int_t i = json_integer_value(v);
-        if (i > INT64_MAX / 100 || i < INT64_MIN / 100)
-            return sf_err_set(err, "amount %" JSON_INTEGER_FORMAT " is too large", i);
-        *minor = (int64_t)i * 100;
-        return 0;
-    }
-    if (json_is_real(v)) {
-        /* The body's decimal text is gone; with 15 significant digits a double
-         * prints back as the decimal it was parsed from (DBL_DIG), so reprint
-         * and convert that text exactly. */
-        double d = json_real_value(v);
-        char buf[64];
-        snprintf(buf, sizeof buf, (d < 1e13 && d > -1e13) ? "%.15g" : "%.17g", d);
-        return sf_decimal_to_minor(buf, minor, err);
-    }
-    return sf_err_set(err, "amount: expected a number");
+    cj_error e;
+    if (cj_json_to_minor(v, 0, minor, &e) != 0)
+        return sf_err_set(err, "%s", e.msg);
+    return 0;
 }
 
 json_t *sf_minor_to_json(int64_t minor)
 {
-    if (minor % 100 == 0)
-        return json_integer(minor / 100);
-    return json_real((double)minor / 100.0);
+    return cj_minor_to_json(minor);
 }
 
 /* ---- field access ---- */

@@ -31,6 +31,7 @@
 #include "sf_errors.h"
 
 #include "campsync/v1/salesforce.pb-c.h"
+#include "json/json.h"
 
 #include <jansson.h>
 #include <stdbool.h>
@@ -39,6 +40,10 @@
 
 /* A zeroed, initialised message of type d from malloc (NULL on OOM). */
 void *sf_msg_new(const ProtobufCMessageDescriptor *d);
+
+/* Times and money: thin wrappers over common/json (cj_parse_datetime,
+ * cj_format_datetime, cj_decimal_to_minor, cj_json_to_minor,
+ * cj_minor_to_json), which hold the rules for both connectors. */
 
 /* "2026-01-31T12:00:00.000+0000" (also Z, +00:00, no fraction) -> epoch ms.
  * A bare date "2026-01-31" (date fields such as FirstRespondedDate) reads as
@@ -53,7 +58,7 @@ int sf_json_to_minor(const json_t *v, int64_t *minor, sf_err *err);
 /* Minor units -> a JSON number that prints exactly (integer when whole).
  * Dump with SF_JSON_DUMP_FLAGS so 19.99 does not print as 19.989999999999998. */
 json_t *sf_minor_to_json(int64_t minor);
-#define SF_JSON_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define SF_JSON_DUMP_FLAGS CJ_MONEY_DUMP_FLAGS
 
 /* One page of a query or queryAll answer. records is owned by the page. */
 typedef struct sf_page {

@@ -1,13 +1,17 @@
 /*
  * Unit tests for common/json: every getter on the happy path and, more
  * importantly, the exact error text an operator would read when a vendor
- * payload is missing a field or carries the wrong type.
+ * payload is missing a field or carries the wrong type; and the vendor
+ * times and money both connectors read through it (exact cents, rounding,
+ * errors naming the value).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "json/json.h"
@@ -251,6 +255,192 @@ static void long_paths_truncate(void **state)
     json_decref(doc);
 }
 
+/* Vendor datetimes: every form Marketo and Salesforce write, to the ms. */
+static void datetimes(void **state)
+{
+    (void)state;
+    struct {
+        const char *s;
+        int64_t ms;
+    } ok[] = {
+        {"2026-01-31T12:00:00.000+0000", 1769860800000LL},
+        {"2026-01-31T12:00:00Z", 1769860800000LL},
+        {"2026-01-31T12:00:00+0000", 1769860800000LL},
+        {"2026-01-31T06:00:00-06:00", 1769860800000LL},
+        {"2026-01-31T12:00:00.123Z", 1769860800123LL},
+        {"2026-01-31T12:00:00.250Z", 1769860800250LL},
+        {"2026-01-31T12:00:00.1234567Z", 1769860800123LL},
+        {"2026-01-31T12:00:00.5+00:00", 1769860800500LL},
+        {"2026-01-31T13:30:00.000+0130", 1769860800000LL},
+        {"2026-01-31T04:00:00.000-0800", 1769860800000LL},
+        {"2026-01-31 12:00:00Z", 1769860800000LL},
+        {"1970-01-01T00:00:00.000+0000", 0},
+        {"1969-12-31T23:59:59.999Z", -1},
+        {"2024-02-29T00:00:00Z", 1709164800000LL},
+        {"2026-01-31", 1769817600000LL},
+        {"2017-06-07T21:40:00Z+0000", 1496871600000LL},
+        {"0000-01-01T00:00:00Z", -62167219200000LL},
+        {"0000-02-29", -62162121600000LL},
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t ms = 42;
+        cj_error err = {{0}};
+        if (cj_parse_datetime(ok[i].s, &ms, &err) != 0)
+            fail_msg("%s: %s", ok[i].s, err.msg);
+        if (ms != ok[i].ms)
+            fail_msg("%s: got %lld", ok[i].s, (long long)ms);
+    }
+    const char *bad[] = {"",
+                         "2026-13-01T00:00:00Z",
+                         "2025-02-29T00:00:00Z",
+                         "2026-02-29T00:00:00Z",
+                         "2026-01-31T24:00:00Z",
+                         "2026-01-31T12:60:00Z",
+                         "2026-01-31T12:00",
+                         "2026-01-31T12:00:00.Z",
+                         "2026-01-31T12:00:00+25:00",
+                         "2026-01-31T12:00:00Zjunk",
+                         "2026-01-31T12:00:00ZZ",
+                         "yesterday",
+                         "31/01/2026",
+                         "2026-1-31T12:00:00Z"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t ms = 42;
+        cj_error err = {{0}};
+        assert_int_equal(cj_parse_datetime(bad[i], &ms, &err), -1);
+        assert_int_equal(ms, 42);
+        char want[96];
+        snprintf(want, sizeof want, "invalid datetime '%s': expected like 2026-01-31T12:00:00Z",
+                 bad[i]);
+        assert_string_equal(err.msg, want);
+    }
+    int64_t ms;
+    cj_error err;
+    assert_int_equal(cj_parse_datetime(NULL, &ms, &err), -1);
+    assert_string_equal(err.msg, "invalid datetime: missing");
+    assert_int_equal(cj_parse_datetime("nope", &ms, NULL), -1); /* err may be NULL */
+
+    char buf[40];
+    cj_format_datetime(1769860800123LL, CJ_DATETIME_MS, buf, sizeof buf);
+    assert_string_equal(buf, "2026-01-31T12:00:00.123Z");
+    cj_format_datetime(-1, CJ_DATETIME_MS, buf, sizeof buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
+    cj_format_datetime(1769860800999LL, 0, buf, sizeof buf);
+    assert_string_equal(buf, "2026-01-31T12:00:00Z");
+    cj_format_datetime(-1, 0, buf, sizeof buf);
+    assert_string_equal(buf, "1969-12-31T23:59:59Z");
+    cj_format_datetime(-62162121600000LL, 0, buf, sizeof buf);
+    assert_string_equal(buf, "0000-02-29T00:00:00Z");
+    /* Round trip over four centuries of days. */
+    for (int64_t t = -5000000000000LL; t < 10000000000000LL; t += 86399999LL * 37) {
+        int64_t back;
+        cj_format_datetime(t, CJ_DATETIME_MS, buf, sizeof buf);
+        assert_int_equal(cj_parse_datetime(buf, &back, &err), 0);
+        assert_int_equal(back, t);
+    }
+}
+
+/* Money: exact minor units from decimal text and JSON numbers, and back. */
+static void money(void **state)
+{
+    (void)state;
+    struct {
+        const char *s;
+        int64_t minor;
+    } ok[] = {{"1234.5", 123450},
+              {"1234.50", 123450},
+              {"19.99", 1999},
+              {"0.01", 1},
+              {"-0.01", -1},
+              {"0", 0},
+              {"100", 10000},
+              {"0.005", 1},
+              {"-0.005", -1},
+              {"12.345", 1235},
+              {"0.0049", 0},
+              {"-2.675", -268},
+              {"1e3", 100000},
+              {"1.5E-2", 2},
+              {"00012.30", 1230},
+              {"+7", 700},
+              {"0e99999", 0},
+              {"92233720368547758.07", INT64_MAX},
+              {"0.000000000000000000000000000000000000000000000000000000000000000000000001", 0}};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        int64_t m = 42;
+        cj_error err = {{0}};
+        if (cj_decimal_to_minor(ok[i].s, &m, &err) != 0)
+            fail_msg("%s: %s", ok[i].s, err.msg);
+        assert_int_equal(m, ok[i].minor);
+    }
+    struct {
+        const char *s, *msg;
+    } bad[] = {{"", "invalid amount '': expected a decimal number"},
+               {"-", "invalid amount '-': expected a decimal number"},
+               {".", "invalid amount '.': expected a decimal number"},
+               {"1.2.3", "invalid amount '1.2.3': expected a decimal number"},
+               {"12a", "invalid amount '12a': expected a decimal number"},
+               {"1e", "invalid amount '1e': expected a decimal number"},
+               {"NaN", "invalid amount 'NaN': expected a decimal number"},
+               {"92233720368547758.08", "amount '92233720368547758.08' is too large"},
+               {"1e30", "amount '1e30' is too large"},
+               {NULL, "invalid amount: missing"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int64_t m = 42;
+        cj_error err = {{0}};
+        assert_int_equal(cj_decimal_to_minor(bad[i].s, &m, &err), -1);
+        assert_int_equal(m, 42);
+        assert_string_equal(err.msg, bad[i].msg);
+    }
+    /* Every cent amount from -1,000.00 to 100,000.00 survives a JSON double. */
+    for (int64_t c = -100000; c <= 10000000; c += 7) {
+        json_t *v = json_real((double)c / 100.0);
+        int64_t back;
+        cj_error err;
+        assert_int_equal(cj_json_to_minor(v, 0, &back, &err), 0);
+        if (back != c)
+            fail_msg("%lld cents came back as %lld", (long long)c, (long long)back);
+        json_decref(v);
+    }
+    /* Parsed from body text, as the vendors send it; strings only when asked. */
+    json_t *doc = load("[1234.5, 19.99, 0.1, 5000, 1234567890.12, \"12.345\", \"-0.005\"]");
+    int64_t want[] = {123450, 1999, 10, 500000, 123456789012LL, 1235, -1};
+    for (size_t i = 0; i < json_array_size(doc); i++) {
+        int64_t m = 42;
+        cj_error err;
+        assert_int_equal(cj_json_to_minor(json_array_get(doc, i), CJ_NUMERIC_STRING, &m, &err), 0);
+        assert_int_equal(m, want[i]);
+        if (json_is_string(json_array_get(doc, i))) {
+            assert_int_equal(cj_json_to_minor(json_array_get(doc, i), 0, &m, &err), -1);
+            assert_string_equal(err.msg, "amount: expected a number");
+        }
+    }
+    json_decref(doc);
+    int64_t m;
+    cj_error err;
+    assert_int_equal(cj_json_to_minor(json_true(), CJ_NUMERIC_STRING, &m, &err), -1);
+    assert_string_equal(err.msg, "amount: expected a number");
+    assert_int_equal(cj_json_to_minor(NULL, CJ_NUMERIC_STRING, &m, &err), -1);
+    json_t *s = json_string("1e999");
+    assert_int_equal(cj_json_to_minor(s, CJ_NUMERIC_STRING, &m, &err), -1);
+    assert_string_equal(err.msg, "amount '1e999' is too large");
+    json_decref(s);
+    json_t *big = json_integer(INT64_MAX / 100 + 1);
+    assert_int_equal(cj_json_to_minor(big, 0, &m, &err), -1);
+    assert_non_null(strstr(err.msg, "too large"));
+    json_decref(big);
+    /* And back out to a body without drift. */
+    json_t *arr = json_array();
+    json_array_append_new(arr, cj_minor_to_json(1999));
+    json_array_append_new(arr, cj_minor_to_json(123450));
+    json_array_append_new(arr, cj_minor_to_json(10000));
+    json_array_append_new(arr, cj_minor_to_json(-1));
+    char *text = json_dumps(arr, CJ_MONEY_DUMP_FLAGS);
+    assert_string_equal(text, "[19.99,1234.5,100,-0.01]");
+    free(text);
+    json_decref(arr);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -259,6 +449,8 @@ int main(void)
         cmocka_unit_test(error_paths_name_the_field),
         cmocka_unit_test(numeric_strings),
         cmocka_unit_test(long_paths_truncate),
+        cmocka_unit_test(datetimes),
+        cmocka_unit_test(money),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -487,32 +487,19 @@ static void test_request_bodies(void **state)
     assert_non_null(strstr(err.msg, "input[1].email: required"));
 }
 
+/* The rules live in common/json (tests/unit/test_json.c); these check the
+ * Marketo wrappers: whole-second format, the asset API's "Z+0000", and
+ * costs that may come quoted. */
 static void test_times_and_money(void **state)
 {
     (void)state;
-    struct {
-        const char *s;
-        int64_t ms;
-    } ok[] = {{"2026-01-31T12:00:00Z", 1769860800000LL},
-              {"2026-01-31T12:00:00+0000", 1769860800000LL},
-              {"2026-01-31T06:00:00-06:00", 1769860800000LL},
-              {"2017-06-07T21:40:00Z+0000", 1496871600000LL},
-              {"2026-01-31T12:00:00.250Z", 1769860800250LL},
-              {"2026-01-31", 1769817600000LL}};
-    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
-        int64_t ms;
-        mkto_err err = {{0}};
-        if (mkto_parse_datetime(ok[i].s, &ms, &err) != 0)
-            fail_msg("%s: %s", ok[i].s, err.msg);
-        assert_int_equal(ms, ok[i].ms);
-    }
-    const char *bad[] = {"", "2026-02-29T00:00:00Z", "2026-01-31T12:00:00ZZ", "31/01/2026",
-                         "2026-01-31T12:60:00Z"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int64_t ms;
-        mkto_err err;
-        assert_int_equal(mkto_parse_datetime(bad[i], &ms, &err), -1);
-    }
+    int64_t ms = 42;
+    mkto_err err = {{0}};
+    assert_int_equal(mkto_parse_datetime("2017-06-07T21:40:00Z+0000", &ms, &err), 0);
+    assert_int_equal(ms, 1496871600000LL);
+    assert_int_equal(mkto_parse_datetime("2026-01-31T12:00:00ZZ", &ms, &err), -1);
+    assert_string_equal(
+        err.msg, "invalid datetime '2026-01-31T12:00:00ZZ': expected like 2026-01-31T12:00:00Z");
     char buf[40];
     mkto_format_datetime(1769860800999LL, buf, sizeof buf);
     assert_string_equal(buf, "2026-01-31T12:00:00Z");
@@ -523,27 +510,17 @@ static void test_times_and_money(void **state)
     int64_t want[] = {123450, 1999, 1235, 700, -1, 10};
     for (size_t i = 0; i < 6; i++) {
         int64_t m;
-        mkto_err err;
         assert_int_equal(mkto_json_to_minor(json_array_get(doc, i), &m, &err), 0);
         assert_int_equal(m, want[i]);
     }
     json_decref(doc);
-    for (int64_t c = 0; c < 5000000; c += 13) {
-        json_t *v = json_real((double)c / 100.0);
-        int64_t m;
-        mkto_err err;
-        assert_int_equal(mkto_json_to_minor(v, &m, &err), 0);
-        if (m != c)
-            fail_msg("%lld cents came back as %lld", (long long)c, (long long)m);
-        json_decref(v);
-    }
     json_t *t = json_true();
     int64_t m;
-    mkto_err err;
     assert_int_equal(mkto_json_to_minor(t, &m, &err), -1);
+    assert_string_equal(err.msg, "amount: expected a number");
     json_t *s = json_string("1e999");
     assert_int_equal(mkto_json_to_minor(s, &m, &err), -1);
-    assert_non_null(strstr(err.msg, "too large"));
+    assert_string_equal(err.msg, "amount '1e999' is too large");
     json_decref(s);
 }
 
