@@ -220,7 +220,8 @@ static int sfs_check_literal(const char *text, const sfs_field *f, sfq_op op,
         want = SFQ_LIT_STRING;
         break;
     }
-    if (lit->kind != want) {
+    int relative_date = lit->kind == SFQ_LIT_DATE_RANGE && (t == SF_T_DATE || t == SF_T_DATETIME);
+    if (lit->kind != want && !relative_date) {
         int quoted = want == SFQ_LIT_STRING;
         sfq_error_at(err, text, lit->pos, "INVALID_QUERY_FILTER_OPERATOR",
                      "value of filter criterion for field '%s' must be of type %s and should "
@@ -237,7 +238,7 @@ static int sfs_check_literal(const char *text, const sfs_field *f, sfq_op op,
 }
 
 static sfs_cexpr *sfs_compile_expr(sfs_state *st, const char *text, sfs_object *obj,
-                                   const sfq_expr *e, sfq_error *err)
+                                   const sfq_expr *e, int64_t now_ms, sfq_error *err)
 {
     sfs_cexpr *c = calloc(1, sizeof *c);
     if (!c)
@@ -248,7 +249,7 @@ static sfs_cexpr *sfs_compile_expr(sfs_state *st, const char *text, sfs_object *
         if (!c->kids)
             goto oom;
         for (int i = 0; i < e->n_kids; i++) {
-            c->kids[i] = sfs_compile_expr(st, text, obj, e->kids[i], err);
+            c->kids[i] = sfs_compile_expr(st, text, obj, e->kids[i], now_ms, err);
             if (!c->kids[i]) {
                 sfs_cexpr_free(c);
                 return NULL;
@@ -272,6 +273,14 @@ static sfs_cexpr *sfs_compile_expr(sfs_state *st, const char *text, sfs_object *
             sfs_cexpr_free(c);
             return NULL;
         }
+        sfq_literal *lit = &e->values[i];
+        if (lit->kind == SFQ_LIT_DATE_RANGE) {
+            /* Relative dates are days of the sandbox clock (UTC). */
+            int64_t day = 86400000LL;
+            int64_t today = (now_ms >= 0 ? now_ms / day : (now_ms - day + 1) / day) * day;
+            lit->ms = today + lit->days_from * day;
+            lit->ms_end = today + lit->days_to * day;
+        }
     }
     return c;
 oom:
@@ -282,7 +291,7 @@ oom:
 }
 
 static sfs_compiled *sfs_compile(sfs_state *st, const char *text, const char *user_id,
-                                 sfq_error *err)
+                                 int64_t now_ms, sfq_error *err)
 {
     sfq_query *q = NULL;
     if (sfq_parse(text, &q, err) != 0)
@@ -341,7 +350,7 @@ static sfs_compiled *sfs_compile(sfs_state *st, const char *text, const char *us
         }
     }
     if (q->where) {
-        cq->where = sfs_compile_expr(st, text, cq->obj, q->where, err);
+        cq->where = sfs_compile_expr(st, text, cq->obj, q->where, now_ms, err);
         if (!cq->where) {
             sfs_compiled_free(cq);
             return NULL;
@@ -395,6 +404,14 @@ static int sfs_compare_lit(sfs_type t, json_t *v, const sfq_literal *lit, const 
         if (!json_is_boolean(v))
             return -2;
         return json_is_true(v) - lit->boolean;
+    case SFQ_LIT_DATE_RANGE: {
+        const char *s = json_string_value(v);
+        int64_t ms;
+        int kind;
+        if (!s || sfs_time_parse(s, strlen(s), &ms, &kind) != 0)
+            return -2;
+        return ms < lit->ms ? -1 : ms >= lit->ms_end;
+    }
     case SFQ_LIT_DATE:
     case SFQ_LIT_DATETIME: {
         const char *s = json_string_value(v);
@@ -972,7 +989,7 @@ int sfs_query_run(sfs_state *st, const char *q, int all, const char *version, in
     sfq_error err;
     memset(&err, 0, sizeof err);
     *body = NULL;
-    sfs_compiled *cq = sfs_compile(st, q, user_id, &err);
+    sfs_compiled *cq = sfs_compile(st, q, user_id, now_ms, &err);
     if (!cq)
         return sfs_query_fail(body, &err);
     sfs_recs rows = {0};

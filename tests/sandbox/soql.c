@@ -28,6 +28,7 @@ typedef enum {
     TK_LPAREN,
     TK_RPAREN,
     TK_DOT,
+    TK_COLON,
     TK_OP,
     TK_BAD,
 } sfq_tok_kind;
@@ -187,6 +188,9 @@ static void sfq_lex(sfq_parser *p)
         break;
     case '.':
         t->kind = TK_DOT;
+        break;
+    case ':':
+        t->kind = TK_COLON;
         break;
     case '=':
         t->op = SFQ_EQ;
@@ -405,6 +409,63 @@ static int sfq_unescape(sfq_parser *p, sfq_literal *lit)
     return 0;
 }
 
+/* Relative date literals, in whole UTC days from today. */
+static int sfq_parse_date_range(sfq_parser *p, sfq_literal *lit)
+{
+    static const struct {
+        const char *name;
+        int from, to, with_n;
+    } ranges[] = {{"TODAY", 0, 1, 0},       {"YESTERDAY", -1, 0, 0},  {"TOMORROW", 1, 2, 0},
+                  {"LAST_N_DAYS", 0, 1, 1}, {"NEXT_N_DAYS", 1, 1, 1}, {"N_DAYS_AGO", 0, 1, 1}};
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++) {
+        if (!sfq_is_kw(p, ranges[i].name))
+            continue;
+        lit->kind = SFQ_LIT_DATE_RANGE;
+        lit->days_from = ranges[i].from;
+        lit->days_to = ranges[i].to;
+        size_t start = p->tok.start, end = p->tok.end;
+        sfq_lex(p);
+        if (ranges[i].with_n) {
+            if (p->tok.kind != TK_COLON) {
+                sfq_fail_token(p);
+                return -1;
+            }
+            sfq_lex(p);
+            int n = 0;
+            for (size_t k = p->tok.start; p->tok.kind == TK_NUMBER && k < p->tok.end; k++) {
+                if (p->q[k] < '0' || p->q[k] > '9' || n > 100000) {
+                    n = -1;
+                    break;
+                }
+                n = n * 10 + (p->q[k] - '0');
+            }
+            if (p->tok.kind != TK_NUMBER || n < 0) {
+                sfq_fail_token(p);
+                return -1;
+            }
+            end = p->tok.end;
+            sfq_lex(p);
+            if (strcmp(ranges[i].name, "LAST_N_DAYS") == 0) {
+                lit->days_from = -n; /* today and the n days before */
+            } else if (strcmp(ranges[i].name, "NEXT_N_DAYS") == 0) {
+                lit->days_to = 1 + n; /* the n days after today */
+            } else {
+                lit->days_from = -n; /* that one day */
+                lit->days_to = 1 - n;
+            }
+        }
+        lit->text = strndup(p->q + start, end - start);
+        if (!lit->text) {
+            sfq_oom(p);
+            return -1;
+        }
+        lit->len = strlen(lit->text);
+        return 0;
+    }
+    sfq_fail_token(p);
+    return -1;
+}
+
 static int sfq_parse_literal(sfq_parser *p, sfq_literal *lit)
 {
     memset(lit, 0, sizeof *lit);
@@ -449,8 +510,7 @@ static int sfq_parse_literal(sfq_parser *p, sfq_literal *lit)
         } else if (sfq_is_kw(p, "NULL")) {
             lit->kind = SFQ_LIT_NULL;
         } else {
-            sfq_fail_token(p);
-            return -1;
+            return sfq_parse_date_range(p, lit);
         }
         break;
     default:

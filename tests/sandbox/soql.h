@@ -16,6 +16,7 @@
  *   op      := = != <> < <= > >=
  *   literal := 'string' | number | TRUE | FALSE | NULL | 2026-01-31
  *            | 2026-01-31T00:00:00[.000](Z|+hh:mm|+hhmm)
+ *            | TODAY | YESTERDAY | TOMORROW | LAST_N_DAYS:n | NEXT_N_DAYS:n | N_DAYS_AGO:n
  * Keywords are case-insensitive.
  */
 #ifndef CAMPSYNC_SBX_SOQL_H
@@ -31,17 +32,23 @@ typedef enum {
     SFQ_LIT_NULL,
     SFQ_LIT_DATE,
     SFQ_LIT_DATETIME,
+    SFQ_LIT_DATE_RANGE, /* TODAY, YESTERDAY, TOMORROW, LAST_N_DAYS:n, NEXT_N_DAYS:n,
+                           N_DAYS_AGO:n (UTC days) */
 } sfq_lit_kind;
 
 typedef struct sfq_literal {
     sfq_lit_kind kind;
-    char *text;    /* STRING: the unescaped value; NUMBER: as written;
-                      DATE/DATETIME: canonical "2026-01-31" / "2026-01-31T00:00:00.000+0000" */
-    size_t len;    /* length of text (strings may hold NUL after unescaping) */
-    double number; /* NUMBER */
-    int boolean;   /* BOOL */
-    int64_t ms;    /* DATE/DATETIME: UTC milliseconds */
-    int pos;       /* offset in the query */
+    char *text;     /* STRING: the unescaped value; NUMBER: as written;
+                       DATE/DATETIME: canonical "2026-01-31" / "2026-01-31T00:00:00.000+0000" */
+    size_t len;     /* length of text (strings may hold NUL after unescaping) */
+    double number;  /* NUMBER */
+    int boolean;    /* BOOL */
+    int64_t ms;     /* DATE/DATETIME: UTC milliseconds; DATE_RANGE: start (set by the
+                       executor, which knows the clock) */
+    int64_t ms_end; /* DATE_RANGE: end, exclusive (set by the executor) */
+    int days_from;  /* DATE_RANGE: [today + days_from, today + days_to) in days */
+    int days_to;
+    int pos; /* offset in the query */
 } sfq_literal;
 
 /* A field path: "Email" or "Lead.Email" (parts as written). */

@@ -152,6 +152,40 @@ static void test_parse_literals(void **s)
     sfq_free(p);
 }
 
+static void test_parse_relative_dates(void **s)
+{
+    (void)s;
+    sfq_query *p = parse_ok("SELECT Id FROM Lead WHERE CreatedDate = TODAY OR CreatedDate > "
+                            "last_n_days:30 OR CreatedDate < N_DAYS_AGO:2 OR CreatedDate = "
+                            "NEXT_N_DAYS : 7 OR CreatedDate = YESTERDAY");
+    sfq_expr *w = p->where;
+    assert_int_equal(w->n_kids, 5);
+    sfq_literal *l = &w->kids[0]->values[0];
+    assert_int_equal(l->kind, SFQ_LIT_DATE_RANGE);
+    assert_int_equal(l->days_from, 0);
+    assert_int_equal(l->days_to, 1);
+    l = &w->kids[1]->values[0];
+    assert_string_equal(l->text, "last_n_days:30");
+    assert_int_equal(l->days_from, -30);
+    assert_int_equal(l->days_to, 1);
+    l = &w->kids[2]->values[0];
+    assert_int_equal(l->days_from, -2);
+    assert_int_equal(l->days_to, -1);
+    l = &w->kids[3]->values[0];
+    assert_int_equal(l->days_from, 1);
+    assert_int_equal(l->days_to, 8);
+    l = &w->kids[4]->values[0];
+    assert_int_equal(l->days_from, -1);
+    assert_int_equal(l->days_to, 0);
+    sfq_free(p);
+    parse_err("SELECT Id FROM Lead WHERE CreatedDate > LAST_N_DAYS", "MALFORMED_QUERY",
+              "unexpected token: '<EOF>'");
+    parse_err("SELECT Id FROM Lead WHERE CreatedDate > LAST_N_DAYS:-1", "MALFORMED_QUERY",
+              "unexpected token: '-1'");
+    parse_err("SELECT Id FROM Lead WHERE CreatedDate > LAST_WEEKDAY", "MALFORMED_QUERY",
+              "unexpected token: 'LAST_WEEKDAY'");
+}
+
 static void test_parse_precedence(void **s)
 {
     (void)s;
@@ -350,6 +384,51 @@ static void test_eval_operators(void **state)
         count(st, "SELECT Id FROM Campaign WHERE Enable_Buyer_Touchpoints__c LIKE 'Include%'"), 1);
 }
 
+static int count_at(sfs_state *st, const char *q, int64_t now_ms)
+{
+    char *text = NULL;
+    int status = sfs_query_run(st, q, 0, "v60.0", 2000, "005000000000001AAA", now_ms, &text);
+    if (status != 200)
+        fail_msg("query <%s>: %d %s", q, status, text);
+    json_t *b = json_loads(text, 0, NULL);
+    free(text);
+    int n = (int)json_integer_value(json_object_get(b, "totalSize"));
+    json_decref(b);
+    return n;
+}
+
+static void test_eval_relative_dates(void **state)
+{
+    sfs_state *st = *state;
+    /* The sandbox clock: 2026-01-31T12:00:00Z. Leads were created on Jan 10,
+     * Jan 20 08:00 and Jan 31 00:00; the campaign starts on Jan 15. */
+    int64_t now = 1769860800000LL;
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate = TODAY", now), 1);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate = YESTERDAY", now), 0);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate = LAST_N_DAYS:11", now),
+                     2);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate < LAST_N_DAYS:11", now),
+                     1);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate = N_DAYS_AGO:11", now), 1);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate > YESTERDAY", now), 1);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate >= YESTERDAY", now), 1);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate <= YESTERDAY", now), 2);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate != TODAY", now), 2);
+    assert_int_equal(count_at(st, "SELECT Id FROM Campaign WHERE StartDate = N_DAYS_AGO:16", now),
+                     1);
+    assert_int_equal(count_at(st, "SELECT Id FROM Lead WHERE CreatedDate = NEXT_N_DAYS:3", now), 0);
+    /* A day later, "today" has moved on. */
+    assert_int_equal(
+        count_at(st, "SELECT Id FROM Lead WHERE CreatedDate = YESTERDAY", now + 86400000LL), 1);
+    /* Relative dates are for date and datetime fields only. */
+    char *text = NULL;
+    assert_int_equal(sfs_query_run(st, "SELECT Id FROM Lead WHERE Email = TODAY", 0, "v60.0", 2000,
+                                   "005000000000001AAA", now, &text),
+                     400);
+    assert_non_null(strstr(text, "INVALID_QUERY_FILTER_OPERATOR"));
+    free(text);
+}
+
 static void test_eval_logic_and_ids(void **state)
 {
     sfs_state *st = *state;
@@ -546,10 +625,12 @@ int main(void)
         cmocka_unit_test(test_parse_shape),
         cmocka_unit_test(test_parse_operators),
         cmocka_unit_test(test_parse_literals),
+        cmocka_unit_test(test_parse_relative_dates),
         cmocka_unit_test(test_parse_precedence),
         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_like),
         cmocka_unit_test_setup_teardown(test_eval_operators, setup_org, teardown_org),
+        cmocka_unit_test_setup_teardown(test_eval_relative_dates, setup_org, teardown_org),
         cmocka_unit_test_setup_teardown(test_eval_logic_and_ids, setup_org, teardown_org),
         cmocka_unit_test_setup_teardown(test_eval_projection, setup_org, teardown_org),
         cmocka_unit_test_setup_teardown(test_eval_order_limit_offset, setup_org, teardown_org),
