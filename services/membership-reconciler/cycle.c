@@ -278,7 +278,7 @@ static int base_store(const char *scope, int64_t token, const unsigned char *dat
 
 static bool stopping(cyc *c)
 {
-    if (c->o->stop && *c->o->stop)
+    if (__atomic_load_n(&c->s->stop, __ATOMIC_RELAXED))
         return true;
     return c->o->parent && rpc_call_cancelled(c->o->parent);
 }

@@ -117,8 +117,7 @@ static int sync_now_h(rpc_call *call, const ProtobufCMessage *request)
     rc_cycle_opts o = {.policy = policy_of(s, rq->policy),
                        .parent = call,
                        .progress = progress,
-                       .progress_user = call,
-                       .stop = &s->stop};
+                       .progress_user = call};
     Campsync__V1__CycleRecord *rec = NULL;
     bool busy = false;
     rc_err e = {0};

@@ -135,6 +135,10 @@ static int stream_all(reader *r, bool mkto, const ProtobufCMessage *rq, rc_err *
         return rc_fail(err, rc, "%s connector %s: %s", mkto ? "marketo" : "salesforce", method,
                        e.message);
     for (;;) {
+        if (__atomic_load_n(&s->stop, __ATOMIC_RELAXED)) {
+            rpc_stream_close(st);
+            return rc_fail(err, GRPC_STATUS_CANCELLED, "shutting down: read abandoned");
+        }
         ProtobufCMessage *m = NULL;
         int n = rpc_stream_next(st, &m, &e);
         if (n == 0)
@@ -212,6 +216,8 @@ typedef enum { Q_IDS, Q_EMAILS, Q_SFDC_LEAD, Q_SFDC_CONTACT } qkind;
 static int mk_lookup(reader *r, qkind k, const int64_t *ids, char **strs, size_t n, rc_err *err)
 {
     for (size_t off = 0; off < n; off += ID_CHUNK) {
+        if (__atomic_load_n(&r->s->stop, __ATOMIC_RELAXED))
+            return rc_fail(err, GRPC_STATUS_CANCELLED, "shutting down: read abandoned");
         size_t len = n - off < ID_CHUNK ? n - off : ID_CHUNK;
         Campsync__V1__GetLeadsRequest rq = CAMPSYNC__V1__GET_LEADS_REQUEST__INIT;
         if (k == Q_IDS) {
@@ -239,6 +245,8 @@ static int mk_lookup(reader *r, qkind k, const int64_t *ids, char **strs, size_t
 static int sf_lookup(reader *r, bool contacts, bool by_email, char **strs, size_t n, rc_err *err)
 {
     for (size_t off = 0; off < n; off += ID_CHUNK) {
+        if (__atomic_load_n(&r->s->stop, __ATOMIC_RELAXED))
+            return rc_fail(err, GRPC_STATUS_CANCELLED, "shutting down: read abandoned");
         size_t len = n - off < ID_CHUNK ? n - off : ID_CHUNK;
         Campsync__V1__GetPeopleRequest rq = CAMPSYNC__V1__GET_PEOPLE_REQUEST__INIT;
         if (by_email) {

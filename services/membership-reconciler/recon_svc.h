@@ -67,7 +67,7 @@ typedef struct rc_svc {
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop;
+    bool stop; /* shutdown: cycles stop between batches and reads (atomic access) */
     bool sched_started;
     pthread_t sched;
 } rc_svc;
@@ -169,7 +169,6 @@ typedef struct {
     rpc_call *parent; /* serving call (SyncNow, DryRun) or NULL (scheduler) */
     rc_progress_fn progress;
     void *progress_user;
-    volatile bool *stop; /* shutdown flag, may be NULL */
 } rc_cycle_opts;
 
 /*

@@ -70,7 +70,7 @@ static void *run(void *arg)
                 (jitter > 0 ? (int64_t)(rand_r(&seed) % (unsigned)(2 * jitter + 1)) - jitter : 0);
             if (due > now)
                 continue;
-            rc_cycle_opts o = {.policy = s->policy, .stop = &s->stop};
+            rc_cycle_opts o = {.policy = s->policy};
             Campsync__V1__CycleRecord *rec = NULL;
             bool busy = false;
             rc_err ce = {0};
@@ -103,7 +103,7 @@ void rc_scheduler_stop(rc_svc *s)
     if (!s->sched_started)
         return;
     pthread_mutex_lock(&s->mu);
-    s->stop = true;
+    __atomic_store_n(&s->stop, true, __ATOMIC_RELAXED);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->sched, NULL);
