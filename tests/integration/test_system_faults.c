@@ -74,7 +74,7 @@ static sx_scale scale_from_env(void)
     const char *san = getenv("CAMPSYNC_SANITIZE_BUILD");
     bool small = san && strcmp(san, "1") == 0;
     sx_scale s = {
-        .people = small ? 6000 : 24000, .members = small ? 5000 : 20000, .changes = 40, .pairs = 1};
+        .people = small ? 3000 : 10000, .members = small ? 2000 : 8000, .changes = 40, .pairs = 1};
     s.people = env_int("CAMPSYNC_SYSTEM_PEOPLE", s.people);
     s.members = env_int("CAMPSYNC_SYSTEM_MEMBERS", s.members);
     s.changes = env_int("CAMPSYNC_SYSTEM_CHANGES", s.changes);
