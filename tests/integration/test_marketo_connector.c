@@ -968,6 +968,78 @@ static void test_upsert_race(void **state)
     json_decref(m);
 }
 
+/* 650 new people, all added to a program, then read back: upserts and
+ * status writes go 300 a call, the members stream follows nextPageToken
+ * over pages of at most 300, and emails are looked up 300 a call. */
+static void test_paging_beyond_300(void **state)
+{
+    (void)state;
+    enum { NP = 650 };
+    Campsync__V1__Lead *leads = calloc(NP, sizeof *leads);
+    Campsync__V1__Lead **ptrs = calloc(NP, sizeof *ptrs);
+    char(*emails)[64] = calloc(NP, sizeof *emails);
+    char **email_ptrs = calloc(NP, sizeof *email_ptrs);
+    for (int i = 0; i < NP; i++) {
+        campsync__v1__lead__init(&leads[i]);
+        snprintf(emails[i], sizeof emails[i], "bulk.%03d@campsync-test.example", i);
+        leads[i].email = emails[i];
+        leads[i].last_name = "Bulk";
+        ptrs[i] = &leads[i];
+        email_ptrs[i] = emails[i];
+    }
+    rpc_error err;
+    Campsync__V1__BatchResult *r = upsert(ptrs, NP, 60000, &err);
+    assert_non_null(r);
+    assert_int_equal(r->created, NP);
+    assert_int_equal(r->api_calls, 3);
+    int64_t *ids = calloc(NP, sizeof *ids);
+    for (int i = 0; i < NP; i++)
+        ids[i] = atoll(r->results[i]->id);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+    assert_int_equal(sbx_calls("POST /rest/v1/leads.json"), 3);
+
+    r = set_status(1002, "Invited", ids, NP);
+    assert_int_equal(r->added, NP);
+    protobuf_c_message_free_unpacked(&r->base, NULL);
+
+    Campsync__V1__StreamProgramMembersRequest rq =
+        CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
+    rq.program_id = 1002;
+    int64_t *got;
+    size_t n;
+    assert_int_equal(stream_members(&rq, &got, &n, &err), 0);
+    json_t *m = mkto_state();
+    size_t want = 0, i;
+    json_t *e;
+    json_array_foreach(json_object_get(m, "members"), i, e)
+    {
+        want += json_integer_value(json_object_get(e, "programId")) == 1002;
+    }
+    json_decref(m);
+    assert_int_equal(n, want);
+    assert_true(n >= NP);
+    qsort(got, n, sizeof *got, cmp_i64);
+    for (i = 1; i < n; i++)
+        assert_true(got[i] != got[i - 1]);
+    free(got);
+    assert_int_equal(sbx_calls("GET /rest/v1/programs/{id}/members.json"),
+                     (long long)(n + 299) / 300);
+
+    Campsync__V1__GetLeadsRequest lr = CAMPSYNC__V1__GET_LEADS_REQUEST__INIT;
+    lr.emails = email_ptrs;
+    lr.n_emails = NP;
+    ProtobufCMessage *out;
+    ASSERT_OK(unary("GetLeads", &lr.base, &out, &err), err);
+    assert_int_equal(((Campsync__V1__GetLeadsResponse *)out)->n_leads, NP);
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(sbx_calls("GET /rest/v1/leads.json"), 3);
+    free(ids);
+    free(leads);
+    free(ptrs);
+    free(emails);
+    free(email_ptrs);
+}
+
 /* ---- activities ---- */
 
 static int collect_activities(const Campsync__V1__StreamActivitiesRequest *rq, int64_t lead,
@@ -1527,6 +1599,7 @@ int main(void)
         cmocka_unit_test_setup(test_long_get_as_post, fresh),
         cmocka_unit_test_setup(test_upsert_leads, fresh),
         cmocka_unit_test_setup(test_upsert_race, fresh),
+        cmocka_unit_test_setup(test_paging_beyond_300, fresh),
         cmocka_unit_test_setup(test_activities, fresh),
         cmocka_unit_test_setup(test_expired_token, fresh),
         cmocka_unit_test_setup(test_transient_faults_retried, fresh),
