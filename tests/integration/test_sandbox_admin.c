@@ -7,7 +7,7 @@
  * UI-like actions write their activities, and bad input gets a clear 4xx
  * rather than a crash.
  */
-#include "ts.h"
+#include "sbx_mkto_test.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -21,208 +21,9 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
-/* ---- a sandbox per test, and a small libcurl client ---- */
-
-typedef struct {
-    ts_proc *proc;
-    char dir[PATH_MAX];
-    char mkto[128];
-    char admin[128];
-    char token[128];
-} sandbox;
-
-typedef struct {
-    long status; /* HTTP status, 0 when the transport failed */
-    char *body;  /* NUL-terminated */
-    size_t len;
-    json_t *json; /* parsed body or NULL */
-} http_res;
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
-{
-    http_res *r = ud;
-    size_t add = size * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    r->body = nb;
-    memcpy(r->body + r->len, ptr, add);
-    r->len += add;
-    r->body[r->len] = '\0';
-    return add;
-}
-
-static void res_free(http_res *r)
-{
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof *r);
-}
-
-/* One request; ctype NULL = no Content-Type; bearer NULL = no token. */
-static http_res http(const char *method, const char *url, const char *ctype, const char *body,
-                     size_t body_len, const char *bearer)
-{
-    http_res r = {0};
-    CURL *c = curl_easy_init();
-    if (!c)
-        return r;
-    struct curl_slist *h = NULL;
-    char line[256];
-    if (ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        h = curl_slist_append(h, line);
-    }
-    if (bearer) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
-        h = curl_slist_append(h, line);
-    }
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    }
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (r.body)
-        r.json = json_loads(r.body, 0, NULL);
-    return r;
-}
-
-static http_res sget(const sandbox *sb, const char *path_query)
-{
-    char url[16384];
-    snprintf(url, sizeof url, "%s%s", sb->mkto, path_query);
-    return http("GET", url, NULL, NULL, 0, sb->token);
-}
-
-static http_res spost(const sandbox *sb, const char *path, const char *json_body)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", sb->mkto, path);
-    return http("POST", url, "application/json", json_body, strlen(json_body), sb->token);
-}
-
-static http_res admin(const sandbox *sb, const char *method, const char *path, const char *body)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", sb->admin, path);
-    return http(method, url, body ? "application/json" : NULL, body, body ? strlen(body) : 0, NULL);
-}
-
-/* Admin call that must answer 200. */
-static void admin_ok(const sandbox *sb, const char *method, const char *path, const char *body)
-{
-    http_res r = admin(sb, method, path, body);
-    if (r.status != 200)
-        fprintf(stderr, "admin %s %s -> %ld %s\n", method, path, r.status, r.body ? r.body : "");
-    assert_int_equal(r.status, 200);
-    res_free(&r);
-}
-
-/* The first error code of an envelope ("" when none). */
-static const char *err_code(const http_res *r)
-{
-    json_t *e = json_array_get(json_object_get(r->json, "errors"), 0);
-    const char *c = json_string_value(json_object_get(e, "code"));
-    return c ? c : "";
-}
-
-static int success(const http_res *r)
-{
-    return json_is_true(json_object_get(r->json, "success"));
-}
-
-static void fetch_token(sandbox *sb)
-{
-    char url[512];
-    snprintf(url, sizeof url,
-             "%s/identity/oauth/token?grant_type=client_credentials&client_id=sbx-mkto-client&"
-             "client_secret=sbx-mkto-secret",
-             sb->mkto);
-    http_res r = http("GET", url, NULL, NULL, 0, NULL);
-    assert_int_equal(r.status, 200);
-    const char *t = json_string_value(json_object_get(r.json, "access_token"));
-    assert_non_null(t);
-    snprintf(sb->token, sizeof sb->token, "%s", t);
-    res_free(&r);
-}
-
-/* Starts the real binary on free ports with the small test dataset. */
-static int sandbox_start(void **state)
-{
-    sandbox *sb = calloc(1, sizeof *sb);
-    if (!sb || ts_tmpdir_make("sbx", sb->dir, sizeof sb->dir) != 0)
-        return -1;
-    char bin[PATH_MAX], dataset[PATH_MAX];
-    if (ts_bin_path("campsync-sandbox", bin, sizeof bin) != 0 ||
-        ts_source_path("tests/sandbox/datasets/small.json", dataset, sizeof dataset) != 0)
-        return -1;
-    const char *argv[] = {bin,         "--marketo", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-                          "--dataset", dataset,     "--seed",      "7",       NULL};
-    sb->proc = ts_proc_spawn(argv, NULL, sb->dir, "sandbox");
-    if (!sb->proc)
-        return -1;
-    char line[1024];
-    if (ts_proc_first_line(sb->proc, line, sizeof line, 20000) != 0)
-        return -1;
-    json_t *urls = json_loads(line, 0, NULL);
-    const char *m = json_string_value(json_object_get(urls, "marketo"));
-    const char *a = json_string_value(json_object_get(urls, "admin"));
-    if (!m || !a) {
-        json_decref(urls);
-        return -1;
-    }
-    snprintf(sb->mkto, sizeof sb->mkto, "%s", m);
-    snprintf(sb->admin, sizeof sb->admin, "%s", a);
-    json_decref(urls);
-    *state = sb;
-    return 0;
-}
-
-static int sandbox_stop(void **state)
-{
-    sandbox *sb = *state;
-    if (!sb)
-        return 0;
-    int clean = 1;
-    if (sb->proc) {
-        /* The sandbox must stop cleanly on SIGTERM (under ASan: no leaks). */
-        int st = ts_proc_stop(sb->proc, 5000);
-        clean = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        if (!clean)
-            ts_proc_dump_stderr(sb->proc, 4000);
-        ts_proc_free(sb->proc);
-    }
-    ts_tmpdir_remove(sb->dir);
-    free(sb);
-    *state = NULL;
-    return clean ? 0 : -1;
-}
-
-/* The sandbox's Marketo state (dataset JSON); caller decrefs. */
-static json_t *mkto_state(const sandbox *sb)
-{
-    http_res r = admin(sb, "GET", "/admin/state", NULL);
-    assert_int_equal(r.status, 200);
-    json_t *m = json_incref(json_object_get(r.json, "marketo"));
-    res_free(&r);
-    assert_non_null(m);
-    return m;
-}
-
 /* Outcome of one call, as a letter: o ok, t transient (608/713), 5 HTTP
  * 503, d dropped, j not JSON, r rate limit, ? other. */
-static char outcome(const http_res *r)
+static char outcome(const ts_http_res *r)
 {
     if (r->status == 0)
         return 'd';
@@ -230,9 +31,9 @@ static char outcome(const http_res *r)
         return '5';
     if (!r->json)
         return 'j';
-    if (success(r))
+    if (ts_mkto_success(r))
         return 'o';
-    const char *c = err_code(r);
+    const char *c = ts_mkto_error_code(r);
     if (strcmp(c, "608") == 0 || strcmp(c, "713") == 0)
         return 't';
     if (strcmp(c, "606") == 0)
@@ -240,19 +41,19 @@ static char outcome(const http_res *r)
     return '?';
 }
 
-static void run_sequence(sandbox *sb, char *out, int n)
+static void run_sequence(ts_sandbox *sb, char *out, int n)
 {
     for (int i = 0; i < n; i++) {
-        http_res r = sget(sb, "/rest/asset/v1/channels.json");
+        ts_http_res r = sget(sb, "/rest/asset/v1/channels.json");
         out[i] = outcome(&r);
-        res_free(&r);
+        ts_http_res_free(&r);
     }
     out[n] = '\0';
 }
 
 static void test_faults_are_deterministic_for_a_seed(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     admin_ok(sb, "POST", "/admin/marketo/limits", "{\"calls_per_20s\":0,\"daily\":0}");
     const char *cfg = "{\"vendor\":\"marketo\",\"seed\":42,\"transient\":0.2,\"server_error\":0.1,"
@@ -275,11 +76,11 @@ static void test_faults_are_deterministic_for_a_seed(void **state)
     run_sequence(sb, c, 60);
     assert_string_not_equal(a, c);
     /* The injected counts are reported. */
-    http_res r = admin(sb, "GET", "/admin/faults", NULL);
+    ts_http_res r = admin(sb, "GET", "/admin/faults", NULL);
     json_t *inj =
         json_object_get(json_object_get(json_object_get(r.json, "marketo"), "injected"), "none");
     assert_true(json_integer_value(inj) > 0);
-    res_free(&r);
+    ts_http_res_free(&r);
     admin_ok(sb, "DELETE", "/admin/faults", NULL);
     run_sequence(sb, c, 10);
     assert_string_equal(c, "oooooooooo");
@@ -287,59 +88,59 @@ static void test_faults_are_deterministic_for_a_seed(void **state)
 
 static void test_drop_after_processing_still_applies_the_change(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     admin_ok(sb, "POST", "/admin/faults",
              "{\"vendor\":\"marketo\",\"next\":[\"drop_after\",\"malformed\",\"truncate\"]}");
-    http_res r =
+    ts_http_res r =
         spost(sb, "/rest/v1/leads.json", "{\"input\":[{\"email\":\"lost.answer@example.com\"}]}");
     assert_int_equal(r.status, 0); /* connection closed, no answer */
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/leads.json?filterType=email&filterValues=lost.answer%40example.com");
     assert_int_equal(r.status, 200);
     assert_null(r.json); /* malformed */
     assert_non_null(strstr(r.body, "lost.answer"));
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/leads.json?filterType=email&filterValues=lost.answer%40example.com");
     assert_int_equal(r.status, 200);
     assert_null(r.json); /* truncated */
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/leads.json?filterType=email&filterValues=lost.answer%40example.com");
     assert_int_equal(json_array_size(json_object_get(r.json, "result")), 1);
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_bad_fault_configs_are_refused(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     const char *bad[] = {"{\"transient\":1.5}",   "{\"transient\":0.7,\"drop\":0.7}",
                          "{\"explode\":0.1}",     "{\"vendor\":\"oracle\"}",
                          "{\"next\":[\"boom\"]}", "[1,2]",
                          "{\"latency_ms\":-1}"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-        http_res r = admin(sb, "POST", "/admin/faults", bad[i]);
+        ts_http_res r = admin(sb, "POST", "/admin/faults", bad[i]);
         assert_int_equal(r.status, 400);
         assert_non_null(json_string_value(json_object_get(r.json, "error")));
-        res_free(&r);
+        ts_http_res_free(&r);
     }
-    http_res r = admin(sb, "POST", "/admin/faults", "{not json");
+    ts_http_res r = admin(sb, "POST", "/admin/faults", "{not json");
     assert_int_equal(r.status, 400);
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_call_accounting_per_endpoint(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     admin_ok(sb, "DELETE", "/admin/calls", NULL);
     for (int i = 0; i < 3; i++) {
-        http_res r = sget(sb, "/rest/asset/v1/program/1001.json");
-        res_free(&r);
+        ts_http_res r = sget(sb, "/rest/asset/v1/program/1001.json");
+        ts_http_res_free(&r);
     }
-    http_res r = sget(sb, "/rest/asset/v1/program/1002.json");
-    res_free(&r);
+    ts_http_res r = sget(sb, "/rest/asset/v1/program/1002.json");
+    ts_http_res_free(&r);
     r = spost(sb, "/rest/v1/programs/1001/members/delete.json", "{\"input\":[{\"leadId\":1}]}");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin(sb, "GET", "/admin/calls", NULL);
     json_t *m = json_object_get(r.json, "marketo");
     assert_int_equal(json_integer_value(json_object_get(m, "GET /rest/asset/v1/program/{id}.json")),
@@ -348,25 +149,25 @@ static void test_call_accounting_per_endpoint(void **state)
         json_integer_value(json_object_get(m, "POST /rest/v1/programs/{id}/members/delete.json")),
         1);
     assert_null(json_object_get(m, "GET /identity/oauth/token"));
-    res_free(&r);
+    ts_http_res_free(&r);
     admin_ok(sb, "DELETE", "/admin/calls", NULL);
     r = admin(sb, "GET", "/admin/calls", NULL);
     assert_int_equal(json_object_size(json_object_get(r.json, "marketo")), 0);
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_state_read_back_and_reset(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     json_t *before = mkto_state(sb);
     assert_true(json_array_size(json_object_get(before, "programs")) == 4);
     assert_true(json_array_size(json_object_get(before, "leads")) > 0);
     assert_string_equal(json_string_value(json_object_get(before, "client_id")), "sbx-mkto-client");
     size_t n_leads = json_array_size(json_object_get(before, "leads"));
-    http_res r =
+    ts_http_res r =
         spost(sb, "/rest/v1/leads.json", "{\"input\":[{\"email\":\"state@example.com\"}]}");
-    res_free(&r);
+    ts_http_res_free(&r);
     json_t *mid = mkto_state(sb);
     assert_int_equal(json_array_size(json_object_get(mid, "leads")), n_leads + 1);
     json_decref(mid);
@@ -380,27 +181,27 @@ static void test_state_read_back_and_reset(void **state)
 
 static void test_clock_moves_time(void **state)
 {
-    sandbox *sb = *state;
-    http_res a = admin(sb, "GET", "/admin/clock", NULL);
+    ts_sandbox *sb = *state;
+    ts_http_res a = admin(sb, "GET", "/admin/clock", NULL);
     json_int_t t0 = json_integer_value(json_object_get(a.json, "now_ms"));
-    res_free(&a);
+    ts_http_res_free(&a);
     admin_ok(sb, "POST", "/admin/clock", "{\"advance_s\":86400}");
     a = admin(sb, "GET", "/admin/clock", NULL);
     json_int_t t1 = json_integer_value(json_object_get(a.json, "now_ms"));
     assert_true(t1 - t0 >= 86400000);
-    res_free(&a);
+    ts_http_res_free(&a);
     admin_ok(sb, "POST", "/admin/clock", "{\"set\":\"2030-01-01T00:00:00Z\"}");
     a = admin(sb, "GET", "/admin/clock", NULL);
     assert_non_null(strstr(json_string_value(json_object_get(a.json, "now")), "2030-01-01"));
-    res_free(&a);
+    ts_http_res_free(&a);
     a = admin(sb, "POST", "/admin/clock", "{\"set\":\"yesterday\"}");
     assert_int_equal(a.status, 400);
-    res_free(&a);
+    ts_http_res_free(&a);
     /* Activities written now carry the sandbox's date. */
     fetch_token(sb);
-    http_res r =
+    ts_http_res r =
         spost(sb, "/rest/v1/leads.json", "{\"input\":[{\"email\":\"future@example.com\"}]}");
-    res_free(&r);
+    ts_http_res_free(&r);
     json_t *m = mkto_state(sb);
     json_t *acts = json_object_get(m, "activities");
     json_t *last = json_array_get(acts, json_array_size(acts) - 1);
@@ -424,13 +225,13 @@ static int64_t first_member(json_t *m, int64_t pid, const char **status)
 
 static void test_marketo_ui_actions_write_activities(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
-    http_res r =
+    ts_http_res r =
         sget(sb, "/rest/v1/activities/pagingtoken.json?sinceDatetime=2020-01-01T00:00:00Z");
     char tok[256];
     snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r.json, "nextPageToken")));
-    res_free(&r);
+    ts_http_res_free(&r);
     json_t *m = mkto_state(sb);
     const char *st = NULL;
     int64_t lead = first_member(m, 1001, &st);
@@ -460,27 +261,27 @@ static void test_marketo_ui_actions_write_activities(void **state)
     assert_int_equal(json_array_size(res), 3);
     assert_int_equal(json_integer_value(json_object_get(json_array_get(res, 2), "activityTypeId")),
                      42);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/asset/v1/program/1001.json");
     json_t *costs = json_object_get(json_array_get(json_object_get(r.json, "result"), 0), "costs");
     assert_int_equal(json_array_size(costs), 1);
-    res_free(&r);
+    ts_http_res_free(&r);
     /* Remove, add back, and a lead made and edited in the UI. */
     snprintf(body, sizeof body, "{\"programId\":1001,\"leadId\":%lld}", (long long)lead);
     admin_ok(sb, "POST", "/admin/marketo/remove_member", body);
     r = admin(sb, "POST", "/admin/marketo/remove_member", body);
     assert_int_equal(r.status, 404);
-    res_free(&r);
+    ts_http_res_free(&r);
     admin_ok(sb, "POST", "/admin/marketo/add_member", body);
     r = admin(sb, "POST", "/admin/marketo/add_member", body);
     assert_int_equal(r.status, 409);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin(sb, "POST", "/admin/marketo/create_lead",
               "{\"email\":\"ui@example.com\",\"firstName\":\"Ui\"}");
     assert_int_equal(r.status, 200);
     json_int_t new_id = json_integer_value(json_object_get(r.json, "id"));
     assert_true(new_id > 0);
-    res_free(&r);
+    ts_http_res_free(&r);
     snprintf(body, sizeof body, "{\"id\":%lld,\"lastName\":\"Interface\"}", (long long)new_id);
     admin_ok(sb, "POST", "/admin/marketo/change_lead", body);
     r = sget(sb,
@@ -488,41 +289,41 @@ static void test_marketo_ui_actions_write_activities(void **state)
     assert_string_equal(json_string_value(json_object_get(
                             json_array_get(json_object_get(r.json, "result"), 0), "lastName")),
                         "Interface");
-    res_free(&r);
+    ts_http_res_free(&r);
     /* Errors name the problem. */
     r = admin(sb, "POST", "/admin/marketo/add_member", "{\"programId\":1001}");
     assert_int_equal(r.status, 400);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin(sb, "POST", "/admin/marketo/teleport", "{}");
     assert_int_equal(r.status, 404);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin(sb, "POST", "/admin/nobody/state", "{}");
     assert_int_equal(r.status, 404);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin(sb, "GET", "/admin/whatever", NULL);
     assert_int_equal(r.status, 404);
-    res_free(&r);
+    ts_http_res_free(&r);
     json_decref(m);
 }
 
 static void test_garbage_does_not_crash(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     const char *paths[] = {"/rest/v1/programs/99999999999999999999/members.json",
                            "/rest/v1/leads.json?filterType=id&filterValues=%ZZ,,,",
                            "/rest/asset/v1/program/-1.json",
                            "/rest/v1/activities.json?nextPageToken=%00%01&activityTypeIds=104",
                            "/rest/v1/programs/1001/members.json?filterType=leadId&filterValues=a,b",
-                           "/rest/v1/programs/1001/members.json?filterType=statusName&"
-                           "filterValues=Invited&nextPageToken=AAAA",
+                           ("/rest/v1/programs/1001/members.json?filterType=statusName&"
+                            "filterValues=Invited&nextPageToken=AAAA"),
                            "/%2e%2e/%2e%2e/etc/passwd",
                            "/rest/v1/leads.json?filterType=email&filterValues="};
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
-        http_res r = sget(sb, paths[i]);
+        ts_http_res r = sget(sb, paths[i]);
         assert_int_equal(r.status, 200);
         assert_non_null(r.json);
-        res_free(&r);
+        ts_http_res_free(&r);
     }
     const char *bodies[] = {"",
                             "null",
@@ -532,17 +333,17 @@ static void test_garbage_does_not_crash(void **state)
                             "{\"statusName\":5,\"input\":[{\"leadId\":\"1\"}]}",
                             "\xff\xfe"};
     for (size_t i = 0; i < sizeof bodies / sizeof *bodies; i++) {
-        http_res r = spost(sb, "/rest/v1/programs/1001/members/status.json", bodies[i]);
+        ts_http_res r = spost(sb, "/rest/v1/programs/1001/members/status.json", bodies[i]);
         assert_int_equal(r.status, 200);
-        res_free(&r);
+        ts_http_res_free(&r);
         r = spost(sb, "/rest/v1/leads.json", bodies[i]);
         assert_int_equal(r.status, 200);
-        res_free(&r);
+        ts_http_res_free(&r);
     }
     /* Still alive and well. */
-    http_res r = sget(sb, "/rest/v1/activities/types.json");
-    assert_true(success(&r));
-    res_free(&r);
+    ts_http_res r = sget(sb, "/rest/v1/activities/types.json");
+    assert_true(ts_mkto_success(&r));
+    ts_http_res_free(&r);
 }
 
 static void test_bad_dataset_stops_startup_with_a_message(void **state)

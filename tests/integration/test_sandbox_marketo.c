@@ -6,7 +6,7 @@
  * the envelope and its error codes, paging, the forward-only status rule,
  * leads, activities, and the limits (606, 607, 615, 413, 414).
  */
-#include "ts.h"
+#include "sbx_mkto_test.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -21,205 +21,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <cmocka.h>
-
-/* ---- a sandbox per test, and a small libcurl client ---- */
-
-typedef struct {
-    ts_proc *proc;
-    char dir[PATH_MAX];
-    char mkto[128];
-    char admin[128];
-    char token[128];
-} sandbox;
-
-typedef struct {
-    long status; /* HTTP status, 0 when the transport failed */
-    char *body;  /* NUL-terminated */
-    size_t len;
-    json_t *json; /* parsed body or NULL */
-} http_res;
-
-static size_t on_data(char *ptr, size_t size, size_t n, void *ud)
-{
-    http_res *r = ud;
-    size_t add = size * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    r->body = nb;
-    memcpy(r->body + r->len, ptr, add);
-    r->len += add;
-    r->body[r->len] = '\0';
-    return add;
-}
-
-static void res_free(http_res *r)
-{
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof *r);
-}
-
-/* One request; ctype NULL = no Content-Type; bearer NULL = no token. */
-static http_res http(const char *method, const char *url, const char *ctype, const char *body,
-                     size_t body_len, const char *bearer)
-{
-    http_res r = {0};
-    CURL *c = curl_easy_init();
-    if (!c)
-        return r;
-    struct curl_slist *h = NULL;
-    char line[256];
-    if (ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        h = curl_slist_append(h, line);
-    }
-    if (bearer) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
-        h = curl_slist_append(h, line);
-    }
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)body_len);
-    }
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (r.body)
-        r.json = json_loads(r.body, 0, NULL);
-    return r;
-}
-
-static http_res sget(const sandbox *sb, const char *path_query)
-{
-    char url[16384];
-    snprintf(url, sizeof url, "%s%s", sb->mkto, path_query);
-    return http("GET", url, NULL, NULL, 0, sb->token);
-}
-
-static http_res spost(const sandbox *sb, const char *path, const char *json_body)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", sb->mkto, path);
-    return http("POST", url, "application/json", json_body, strlen(json_body), sb->token);
-}
-
-static http_res admin(const sandbox *sb, const char *method, const char *path, const char *body)
-{
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", sb->admin, path);
-    return http(method, url, body ? "application/json" : NULL, body, body ? strlen(body) : 0, NULL);
-}
-
-/* Admin call that must answer 200. */
-static void admin_ok(const sandbox *sb, const char *method, const char *path, const char *body)
-{
-    http_res r = admin(sb, method, path, body);
-    if (r.status != 200)
-        fprintf(stderr, "admin %s %s -> %ld %s\n", method, path, r.status, r.body ? r.body : "");
-    assert_int_equal(r.status, 200);
-    res_free(&r);
-}
-
-/* The first error code of an envelope ("" when none). */
-static const char *err_code(const http_res *r)
-{
-    json_t *e = json_array_get(json_object_get(r->json, "errors"), 0);
-    const char *c = json_string_value(json_object_get(e, "code"));
-    return c ? c : "";
-}
-
-static int success(const http_res *r)
-{
-    return json_is_true(json_object_get(r->json, "success"));
-}
-
-static void fetch_token(sandbox *sb)
-{
-    char url[512];
-    snprintf(url, sizeof url,
-             "%s/identity/oauth/token?grant_type=client_credentials&client_id=sbx-mkto-client&"
-             "client_secret=sbx-mkto-secret",
-             sb->mkto);
-    http_res r = http("GET", url, NULL, NULL, 0, NULL);
-    assert_int_equal(r.status, 200);
-    const char *t = json_string_value(json_object_get(r.json, "access_token"));
-    assert_non_null(t);
-    snprintf(sb->token, sizeof sb->token, "%s", t);
-    res_free(&r);
-}
-
-/* Starts the real binary on free ports with the small test dataset. */
-static int sandbox_start(void **state)
-{
-    sandbox *sb = calloc(1, sizeof *sb);
-    if (!sb || ts_tmpdir_make("sbx", sb->dir, sizeof sb->dir) != 0)
-        return -1;
-    char bin[PATH_MAX], dataset[PATH_MAX];
-    if (ts_bin_path("campsync-sandbox", bin, sizeof bin) != 0 ||
-        ts_source_path("tests/sandbox/datasets/small.json", dataset, sizeof dataset) != 0)
-        return -1;
-    const char *argv[] = {bin,         "--marketo", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-                          "--dataset", dataset,     "--seed",      "7",       NULL};
-    sb->proc = ts_proc_spawn(argv, NULL, sb->dir, "sandbox");
-    if (!sb->proc)
-        return -1;
-    char line[1024];
-    if (ts_proc_first_line(sb->proc, line, sizeof line, 20000) != 0)
-        return -1;
-    json_t *urls = json_loads(line, 0, NULL);
-    const char *m = json_string_value(json_object_get(urls, "marketo"));
-    const char *a = json_string_value(json_object_get(urls, "admin"));
-    if (!m || !a) {
-        json_decref(urls);
-        return -1;
-    }
-    snprintf(sb->mkto, sizeof sb->mkto, "%s", m);
-    snprintf(sb->admin, sizeof sb->admin, "%s", a);
-    json_decref(urls);
-    *state = sb;
-    return 0;
-}
-
-static int sandbox_stop(void **state)
-{
-    sandbox *sb = *state;
-    if (!sb)
-        return 0;
-    int clean = 1;
-    if (sb->proc) {
-        /* The sandbox must stop cleanly on SIGTERM (under ASan: no leaks). */
-        int st = ts_proc_stop(sb->proc, 5000);
-        clean = st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        if (!clean)
-            ts_proc_dump_stderr(sb->proc, 4000);
-        ts_proc_free(sb->proc);
-    }
-    ts_tmpdir_remove(sb->dir);
-    free(sb);
-    *state = NULL;
-    return clean ? 0 : -1;
-}
-
-/* The sandbox's Marketo state (dataset JSON); caller decrefs. */
-static json_t *mkto_state(const sandbox *sb)
-{
-    http_res r = admin(sb, "GET", "/admin/state", NULL);
-    assert_int_equal(r.status, 200);
-    json_t *m = json_incref(json_object_get(r.json, "marketo"));
-    res_free(&r);
-    assert_non_null(m);
-    return m;
-}
 
 /* ---- facts from the dataset ---- */
 
@@ -290,14 +91,14 @@ static const char *member_status(json_t *m, int64_t pid, int64_t lead)
 
 static void test_identity_same_token_until_expiry(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     char url[512];
     snprintf(url, sizeof url,
              "%s/identity/oauth/token?grant_type=client_credentials&client_id=sbx-mkto-client&"
              "client_secret=sbx-mkto-secret",
-             sb->mkto);
-    http_res a = http("GET", url, NULL, NULL, 0, NULL);
-    http_res b = http("GET", url, NULL, NULL, 0, NULL);
+             sb->marketo);
+    ts_http_res a = ts_http("GET", url, NULL, NULL, 0, NULL);
+    ts_http_res b = ts_http("GET", url, NULL, NULL, 0, NULL);
     assert_int_equal(a.status, 200);
     assert_string_equal(json_string_value(json_object_get(a.json, "token_type")), "bearer");
     assert_non_null(json_string_value(json_object_get(a.json, "scope")));
@@ -307,85 +108,85 @@ static void test_identity_same_token_until_expiry(void **state)
     assert_true(eb <= ea);
     assert_string_equal(json_string_value(json_object_get(a.json, "access_token")),
                         json_string_value(json_object_get(b.json, "access_token")));
-    res_free(&a);
-    res_free(&b);
+    ts_http_res_free(&a);
+    ts_http_res_free(&b);
     /* Half an hour later: the same token with half its life left. */
     admin_ok(sb, "POST", "/admin/clock", "{\"advance_s\":1800}");
-    http_res c = http("GET", url, NULL, NULL, 0, NULL);
+    ts_http_res c = ts_http("GET", url, NULL, NULL, 0, NULL);
     json_int_t ec = json_integer_value(json_object_get(c.json, "expires_in"));
     assert_true(ec <= 1800 && ec > 1700);
-    res_free(&c);
+    ts_http_res_free(&c);
 }
 
 static void test_identity_bad_credentials_401(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     char url[512];
     snprintf(url, sizeof url,
              "%s/identity/oauth/token?grant_type=client_credentials&client_id=sbx-mkto-client&"
              "client_secret=wrong",
-             sb->mkto);
-    http_res r = http("GET", url, NULL, NULL, 0, NULL);
+             sb->marketo);
+    ts_http_res r = ts_http("GET", url, NULL, NULL, 0, NULL);
     assert_int_equal(r.status, 401);
     assert_string_equal(json_string_value(json_object_get(r.json, "error")), "invalid_client");
-    res_free(&r);
-    snprintf(url, sizeof url, "%s/identity/oauth/token?client_id=a&client_secret=b", sb->mkto);
-    r = http("GET", url, NULL, NULL, 0, NULL);
+    ts_http_res_free(&r);
+    snprintf(url, sizeof url, "%s/identity/oauth/token?client_id=a&client_secret=b", sb->marketo);
+    r = ts_http("GET", url, NULL, NULL, 0, NULL);
     assert_int_equal(r.status, 400);
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_token_missing_invalid_and_query_param(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     char url[512];
-    snprintf(url, sizeof url, "%s/rest/v1/activities/types.json", sb->mkto);
-    http_res r = http("GET", url, NULL, NULL, 0, NULL);
+    snprintf(url, sizeof url, "%s/rest/v1/activities/types.json", sb->marketo);
+    ts_http_res r = ts_http("GET", url, NULL, NULL, 0, NULL);
     assert_int_equal(r.status, 200);
-    assert_false(success(&r));
-    assert_string_equal(err_code(&r), "600");
-    res_free(&r);
-    r = http("GET", url, NULL, NULL, 0, "not-a-token");
-    assert_string_equal(err_code(&r), "601");
-    res_free(&r);
+    assert_false(ts_mkto_success(&r));
+    assert_string_equal(ts_mkto_error_code(&r), "600");
+    ts_http_res_free(&r);
+    r = ts_http("GET", url, NULL, NULL, 0, "not-a-token");
+    assert_string_equal(ts_mkto_error_code(&r), "601");
+    ts_http_res_free(&r);
     fetch_token(sb);
-    snprintf(url, sizeof url, "%s/rest/v1/activities/types.json?access_token=%s", sb->mkto,
+    snprintf(url, sizeof url, "%s/rest/v1/activities/types.json?access_token=%s", sb->marketo,
              sb->token);
-    r = http("GET", url, NULL, NULL, 0, NULL);
-    assert_true(success(&r));
-    res_free(&r);
+    r = ts_http("GET", url, NULL, NULL, 0, NULL);
+    assert_true(ts_mkto_success(&r));
+    ts_http_res_free(&r);
 }
 
 static void test_token_expired_602_then_new_token(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
-    char old[128];
+    char old[sizeof sb->token];
     snprintf(old, sizeof old, "%s", sb->token);
     admin_ok(sb, "POST", "/admin/clock", "{\"advance_s\":3601}");
-    http_res r = sget(sb, "/rest/v1/activities/types.json");
-    assert_string_equal(err_code(&r), "602");
-    res_free(&r);
+    ts_http_res r = sget(sb, "/rest/v1/activities/types.json");
+    assert_string_equal(ts_mkto_error_code(&r), "602");
+    ts_http_res_free(&r);
     fetch_token(sb);
     assert_string_not_equal(old, sb->token);
     r = sget(sb, "/rest/v1/activities/types.json");
-    assert_true(success(&r));
-    res_free(&r);
+    assert_true(ts_mkto_success(&r));
+    ts_http_res_free(&r);
     /* Forced expiry through the admin API. */
     admin_ok(sb, "POST", "/admin/expire_tokens", NULL);
     r = sget(sb, "/rest/v1/activities/types.json");
-    assert_string_equal(err_code(&r), "602");
-    res_free(&r);
+    assert_string_equal(ts_mkto_error_code(&r), "602");
+    ts_http_res_free(&r);
 }
 
 /* ---- asset API ---- */
 
 static void test_programs_paging_and_not_found(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
-    http_res r = sget(sb, "/rest/asset/v1/programs.json?maxReturn=3&offset=0");
-    assert_true(success(&r));
+    ts_http_res r = sget(sb, "/rest/asset/v1/programs.json?maxReturn=3&offset=0");
+    assert_true(ts_mkto_success(&r));
     assert_int_equal(json_array_size(json_object_get(r.json, "result")), 3);
     assert_null(json_object_get(r.json, "moreResult"));
     json_t *p = json_array_get(json_object_get(r.json, "result"), 0);
@@ -396,44 +197,44 @@ static void test_programs_paging_and_not_found(void **state)
     assert_non_null(json_string_value(json_object_get(p, "channel")));
     /* Asset dates look like 2015-05-21T22:45:13Z+0000. */
     assert_non_null(strstr(json_string_value(json_object_get(p, "createdAt")), "Z+0000"));
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/asset/v1/programs.json?maxReturn=3&offset=3");
     assert_int_equal(json_array_size(json_object_get(r.json, "result")), 1);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/asset/v1/programs.json?maxReturn=3&offset=6");
-    assert_true(success(&r));
+    assert_true(ts_mkto_success(&r));
     assert_null(json_object_get(r.json, "result"));
     assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "warnings"), 0)),
                         "No assets found for the given search criteria.");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/asset/v1/program/1002.json");
     assert_true(json_array_size(json_object_get(
                     json_array_get(json_object_get(r.json, "result"), 0), "costs")) > 0);
     assert_int_equal(json_integer_value(json_object_get(
                          json_array_get(json_object_get(r.json, "result"), 0), "id")),
                      1002);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/asset/v1/program/999999.json");
-    assert_true(success(&r));
+    assert_true(ts_mkto_success(&r));
     assert_null(json_object_get(r.json, "result"));
     assert_int_equal(json_array_size(json_object_get(r.json, "warnings")), 1);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/asset/v1/programs.json?maxReturn=201");
-    assert_false(success(&r));
-    res_free(&r);
+    assert_false(ts_mkto_success(&r));
+    ts_http_res_free(&r);
     /* Filter on update time: nothing was updated in 2030. */
     r = sget(sb, "/rest/asset/v1/programs.json?earliestUpdatedAt=2030-01-01T00:00:00Z");
     assert_null(json_object_get(r.json, "result"));
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_channels_and_by_name(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
-    http_res r = sget(sb, "/rest/asset/v1/channels.json");
+    ts_http_res r = sget(sb, "/rest/asset/v1/channels.json");
     assert_true(json_array_size(json_object_get(r.json, "result")) >= 3);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/asset/v1/channel/byName.json?name=Webinar");
     json_t *c = json_array_get(json_object_get(r.json, "result"), 0);
     json_t *st = json_object_get(c, "progressionStatuses");
@@ -446,17 +247,17 @@ static void test_channels_and_by_name(void **state)
                         "Attended");
     assert_true(json_is_true(json_object_get(json_array_get(st, 4), "success")));
     assert_int_equal(json_integer_value(json_object_get(json_array_get(st, 1), "step")), 10);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/asset/v1/channel/byName.json?name=Nope");
     assert_null(json_object_get(r.json, "result"));
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 /* ---- program members ---- */
 
 static void test_members_paging_collects_every_member_once(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     json_t *m = mkto_state(sb);
     size_t expected = members_of(m, 1001);
@@ -471,8 +272,8 @@ static void test_members_paging_collects_every_member_once(void **state)
                  "Invited,Registered,No%%20Show,Attended&batchSize=7&fields=leadId,statusName,"
                  "updatedAt%s%s",
                  tok[0] ? "&nextPageToken=" : "", tok);
-        http_res r = sget(sb, q);
-        assert_true(success(&r));
+        ts_http_res r = sget(sb, q);
+        assert_true(ts_mkto_success(&r));
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(r.json, "result"), i, e)
@@ -489,12 +290,12 @@ static void test_members_paging_collects_every_member_once(void **state)
         pages++;
         int more = json_is_true(json_object_get(r.json, "moreResult"));
         if (!more) {
-            res_free(&r);
+            ts_http_res_free(&r);
             break;
         }
         snprintf(tok, sizeof tok, "%s",
                  json_string_value(json_object_get(r.json, "nextPageToken")));
-        res_free(&r);
+        ts_http_res_free(&r);
         assert_true(pages < 100);
     }
     assert_int_equal(got, expected);
@@ -504,7 +305,7 @@ static void test_members_paging_collects_every_member_once(void **state)
 
 static void test_members_default_fields_and_filters(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     json_t *m = mkto_state(sb);
     int64_t lead = member_with_status(m, 1001, "Invited");
@@ -514,7 +315,7 @@ static void test_members_default_fields_and_filters(void **state)
     char q[512];
     snprintf(q, sizeof q, "/rest/v1/programs/1001/members.json?filterType=leadId&filterValues=%lld",
              (long long)lead);
-    http_res r = sget(sb, q);
+    ts_http_res r = sget(sb, q);
     json_t *e = json_array_get(json_object_get(r.json, "result"), 0);
     assert_int_equal(json_integer_value(json_object_get(e, "leadId")), lead);
     assert_int_equal(json_integer_value(json_object_get(e, "programId")), 1001);
@@ -522,26 +323,26 @@ static void test_members_default_fields_and_filters(void **state)
     assert_non_null(json_object_get(e, "membershipDate"));
     assert_non_null(json_object_get(e, "reachedSuccess"));
     assert_false(json_is_true(json_object_get(r.json, "moreResult")));
-    res_free(&r);
+    ts_http_res_free(&r);
     /* updatedAt: more than 7 days is refused. */
     r = sget(sb,
              "/rest/v1/programs/1001/members.json?filterType=updatedAt&startAt=2025-01-01T00:00:"
              "00Z&endAt=2025-01-09T00:00:00Z");
-    assert_false(success(&r));
-    assert_string_equal(err_code(&r), "1003");
-    res_free(&r);
+    assert_false(ts_mkto_success(&r));
+    assert_string_equal(ts_mkto_error_code(&r), "1003");
+    ts_http_res_free(&r);
     r = sget(sb,
              "/rest/v1/programs/1001/members.json?filterType=updatedAt&startAt=2025-01-01T00:00:"
              "00Z&endAt=2025-01-07T00:00:00Z");
-    assert_true(success(&r));
-    res_free(&r);
+    assert_true(ts_mkto_success(&r));
+    ts_http_res_free(&r);
     r = sget(sb,
              "/rest/v1/programs/1001/members.json?filterType=leadId&filterValues=1&fields=bogus");
-    assert_string_equal(err_code(&r), "1006");
-    res_free(&r);
+    assert_string_equal(ts_mkto_error_code(&r), "1006");
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/programs/1001/members.json");
-    assert_string_equal(err_code(&r), "701");
-    res_free(&r);
+    assert_string_equal(ts_mkto_error_code(&r), "701");
+    ts_http_res_free(&r);
     /* More than 300 lead ids. */
     char *big = malloc(4096);
     size_t n = (size_t)snprintf(big, 4096,
@@ -550,15 +351,15 @@ static void test_members_default_fields_and_filters(void **state)
     for (int i = 2; i <= 301; i++)
         n += (size_t)snprintf(big + n, 4096 - n, ",%d", i);
     r = sget(sb, big);
-    assert_string_equal(err_code(&r), "1003");
-    res_free(&r);
+    assert_string_equal(ts_mkto_error_code(&r), "1003");
+    ts_http_res_free(&r);
     free(big);
     json_decref(m);
 }
 
 /* ---- status changes ---- */
 
-static json_t *result_at(const http_res *r, size_t i)
+static json_t *result_at(const ts_http_res *r, size_t i)
 {
     return json_array_get(json_object_get(r->json, "result"), i);
 }
@@ -572,7 +373,7 @@ static const char *reason_code(json_t *rec)
 
 static void test_status_forward_only_1037(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     json_t *m = mkto_state(sb);
     int64_t invited = member_with_status(m, 1001, "Invited");
@@ -584,8 +385,8 @@ static void test_status_forward_only_1037(void **state)
              "{\"statusName\":\"Registered\",\"input\":[{\"leadId\":%lld},{\"leadId\":%lld},"
              "{\"leadId\":%lld},{\"leadId\":99999999}]}",
              (long long)invited, (long long)attended, (long long)outsider);
-    http_res r = spost(sb, "/rest/v1/programs/1001/members/status.json", body);
-    assert_true(success(&r));
+    ts_http_res r = spost(sb, "/rest/v1/programs/1001/members/status.json", body);
+    assert_true(ts_mkto_success(&r));
     assert_int_equal(json_array_size(json_object_get(r.json, "result")), 4);
     json_t *a = result_at(&r, 0), *b = result_at(&r, 1), *c = result_at(&r, 2),
            *d = result_at(&r, 3);
@@ -596,11 +397,11 @@ static void test_status_forward_only_1037(void **state)
     assert_int_equal(json_integer_value(json_object_get(b, "seq")), 1);
     assert_string_equal(json_string_value(json_object_get(c, "status")), "created");
     assert_string_equal(reason_code(d), "1004");
-    res_free(&r);
+    ts_http_res_free(&r);
     /* The same status again is "already in" it. */
     r = spost(sb, "/rest/v1/programs/1001/members/status.json", body);
     assert_string_equal(reason_code(result_at(&r, 0)), "1037");
-    res_free(&r);
+    ts_http_res_free(&r);
     json_t *after = mkto_state(sb);
     assert_string_equal(member_status(after, 1001, invited), "Registered");
     assert_string_equal(member_status(after, 1001, attended), "Attended");
@@ -611,26 +412,26 @@ static void test_status_forward_only_1037(void **state)
 
 static void test_status_errors(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
-    http_res r = spost(sb, "/rest/v1/programs/1001/members/status.json",
-                       "{\"statusName\":\"Bogus\",\"input\":[{\"leadId\":1}]}");
+    ts_http_res r = spost(sb, "/rest/v1/programs/1001/members/status.json",
+                          "{\"statusName\":\"Bogus\",\"input\":[{\"leadId\":1}]}");
     assert_string_equal(reason_code(result_at(&r, 0)), "1025");
-    res_free(&r);
+    ts_http_res_free(&r);
     /* Step 0 is behind every member: the API cannot take a lead out this way. */
     r = spost(sb, "/rest/v1/programs/1001/members/status.json",
               "{\"statusName\":\"Not in Program\",\"input\":[{\"leadId\":1}]}");
     assert_string_equal(reason_code(result_at(&r, 0)), "1037");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = spost(sb, "/rest/v1/programs/1001/members/status.json", "{\"statusName\":");
-    assert_string_equal(err_code(&r), "609");
-    res_free(&r);
+    assert_string_equal(ts_mkto_error_code(&r), "609");
+    ts_http_res_free(&r);
     char url[512];
-    snprintf(url, sizeof url, "%s/rest/v1/programs/1001/members/status.json", sb->mkto);
+    snprintf(url, sizeof url, "%s/rest/v1/programs/1001/members/status.json", sb->marketo);
     const char *b = "{\"statusName\":\"Invited\",\"input\":[{\"leadId\":1}]}";
-    r = http("POST", url, "text/plain", b, strlen(b), sb->token);
-    assert_string_equal(err_code(&r), "612");
-    res_free(&r);
+    r = ts_http("POST", url, "text/plain", b, strlen(b), sb->token);
+    assert_string_equal(ts_mkto_error_code(&r), "612");
+    ts_http_res_free(&r);
     /* 301 records: a batch over 300. */
     char *big = malloc(16384);
     size_t n = (size_t)snprintf(big, 16384, "{\"statusName\":\"Invited\",\"input\":[");
@@ -638,19 +439,19 @@ static void test_status_errors(void **state)
         n += (size_t)snprintf(big + n, 16384 - n, "%s{\"leadId\":%d}", i > 1 ? "," : "", i);
     snprintf(big + n, 16384 - n, "]}");
     r = spost(sb, "/rest/v1/programs/1001/members/status.json", big);
-    assert_false(success(&r));
-    assert_string_equal(err_code(&r), "1003");
-    res_free(&r);
+    assert_false(ts_mkto_success(&r));
+    assert_string_equal(ts_mkto_error_code(&r), "1003");
+    ts_http_res_free(&r);
     free(big);
     r = spost(sb, "/rest/v1/programs/424242/members/status.json",
               "{\"statusName\":\"Invited\",\"input\":[{\"leadId\":1}]}");
-    assert_false(success(&r));
-    res_free(&r);
+    assert_false(ts_mkto_success(&r));
+    ts_http_res_free(&r);
 }
 
 static void test_delete_members(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     json_t *m = mkto_state(sb);
     int64_t member = member_with_status(m, 1001, "Invited");
@@ -660,11 +461,11 @@ static void test_delete_members(void **state)
     char body[256];
     snprintf(body, sizeof body, "{\"input\":[{\"leadId\":%lld},{\"leadId\":%lld}]}",
              (long long)member, (long long)outsider);
-    http_res r = spost(sb, "/rest/v1/programs/1001/members/delete.json", body);
+    ts_http_res r = spost(sb, "/rest/v1/programs/1001/members/delete.json", body);
     assert_string_equal(json_string_value(json_object_get(result_at(&r, 0), "status")), "deleted");
     assert_string_equal(json_string_value(json_object_get(result_at(&r, 1), "status")), "skipped");
     assert_string_equal(reason_code(result_at(&r, 1)), "1037");
-    res_free(&r);
+    ts_http_res_free(&r);
     json_t *after = mkto_state(sb);
     assert_false(is_member(after, 1001, member));
     json_decref(after);
@@ -675,79 +476,79 @@ static void test_delete_members(void **state)
 
 static void test_leads_query_and_sync(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
-    http_res r = spost(sb, "/rest/v1/leads.json",
-                       "{\"action\":\"createOrUpdate\",\"lookupField\":\"email\",\"input\":["
-                       "{\"email\":\"New.Person@Example.com\",\"firstName\":\"New\"},"
-                       "{\"email\":\"x@example.com\",\"favouriteColour\":\"blue\"}]}");
-    assert_true(success(&r));
+    ts_http_res r = spost(sb, "/rest/v1/leads.json",
+                          "{\"action\":\"createOrUpdate\",\"lookupField\":\"email\",\"input\":["
+                          "{\"email\":\"New.Person@Example.com\",\"firstName\":\"New\"},"
+                          "{\"email\":\"x@example.com\",\"favouriteColour\":\"blue\"}]}");
+    assert_true(ts_mkto_success(&r));
     json_t *a = result_at(&r, 0);
     assert_string_equal(json_string_value(json_object_get(a, "status")), "created");
     json_int_t id = json_integer_value(json_object_get(a, "id"));
     assert_true(id > 0);
     assert_string_equal(reason_code(result_at(&r, 1)), "1006");
-    res_free(&r);
+    ts_http_res_free(&r);
     /* Email lookup is case-insensitive: this updates the same lead. */
     r = spost(sb, "/rest/v1/leads.json",
               "{\"input\":[{\"email\":\"new.person@example.com\",\"lastName\":\"Person\"}]}");
     assert_string_equal(json_string_value(json_object_get(result_at(&r, 0), "status")), "updated");
     assert_int_equal(json_integer_value(json_object_get(result_at(&r, 0), "id")), id);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = spost(sb, "/rest/v1/leads.json",
               "{\"action\":\"createOnly\",\"input\":[{\"email\":\"new.person@example.com\"}]}");
     assert_string_equal(reason_code(result_at(&r, 0)), "1005");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = spost(sb, "/rest/v1/leads.json",
               "{\"action\":\"updateOnly\",\"input\":[{\"email\":\"nobody@example.com\"}]}");
     assert_string_equal(reason_code(result_at(&r, 0)), "1004");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/leads.json?filterType=email&filterValues=new.person%40example.com&"
                  "fields=email,firstName,lastName,sfdcLeadId");
     json_t *l = result_at(&r, 0);
     assert_int_equal(json_integer_value(json_object_get(l, "id")), id);
     assert_string_equal(json_string_value(json_object_get(l, "lastName")), "Person");
     assert_true(json_is_null(json_object_get(l, "sfdcLeadId")));
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/leads.json?filterType=email&filterValues=a%40b.c&fields=nope");
-    assert_string_equal(err_code(&r), "1006");
-    res_free(&r);
+    assert_string_equal(ts_mkto_error_code(&r), "1006");
+    ts_http_res_free(&r);
     /* A long query as a POST form with _method=GET. */
     char url[512];
-    snprintf(url, sizeof url, "%s/rest/v1/leads.json?_method=GET", sb->mkto);
+    snprintf(url, sizeof url, "%s/rest/v1/leads.json?_method=GET", sb->marketo);
     const char *form = "filterType=email&filterValues=new.person%40example.com&fields=firstName";
-    r = http("POST", url, "application/x-www-form-urlencoded", form, strlen(form), sb->token);
-    assert_true(success(&r));
+    r = ts_http("POST", url, "application/x-www-form-urlencoded", form, strlen(form), sb->token);
+    assert_true(ts_mkto_success(&r));
     assert_string_equal(json_string_value(json_object_get(result_at(&r, 0), "firstName")), "New");
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 /* ---- activities ---- */
 
 static void test_activities_feed_has_status_changes(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     json_t *m = mkto_state(sb);
     int64_t invited = member_with_status(m, 1001, "Invited");
     assert_true(invited > 0);
     json_decref(m);
-    http_res r =
+    ts_http_res r =
         sget(sb, "/rest/v1/activities/pagingtoken.json?sinceDatetime=2020-01-01T00:00:00Z");
     char tok[256];
     snprintf(tok, sizeof tok, "%s", json_string_value(json_object_get(r.json, "nextPageToken")));
-    res_free(&r);
+    ts_http_res_free(&r);
     char body[256];
     snprintf(body, sizeof body, "{\"statusName\":\"Attended\",\"input\":[{\"leadId\":%lld}]}",
              (long long)invited);
     r = spost(sb, "/rest/v1/programs/1001/members/status.json", body);
-    res_free(&r);
+    ts_http_res_free(&r);
     int found = 0;
     for (int page = 0; page < 50; page++) {
         char q[512];
         snprintf(q, sizeof q, "/rest/v1/activities.json?activityTypeIds=104&nextPageToken=%s", tok);
         r = sget(sb, q);
-        assert_true(success(&r));
+        assert_true(ts_mkto_success(&r));
         size_t i;
         json_t *a;
         json_array_foreach(json_object_get(r.json, "result"), i, a)
@@ -774,15 +575,15 @@ static void test_activities_feed_has_status_changes(void **state)
         snprintf(tok, sizeof tok, "%s",
                  json_string_value(json_object_get(r.json, "nextPageToken")));
         int more = json_is_true(json_object_get(r.json, "moreResult"));
-        res_free(&r);
+        ts_http_res_free(&r);
         if (!more)
             break;
     }
     assert_true(found);
     r = sget(sb,
              "/rest/v1/activities.json?activityTypeIds=1,2,3,4,5,6,7,8,9,10,11&nextPageToken=x");
-    assert_false(success(&r));
-    res_free(&r);
+    assert_false(ts_mkto_success(&r));
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/activities/types.json");
     int has104 = 0;
     size_t i;
@@ -790,22 +591,22 @@ static void test_activities_feed_has_status_changes(void **state)
     json_array_foreach(json_object_get(r.json, "result"), i, t) has104 |=
         json_integer_value(json_object_get(t, "id")) == 104;
     assert_true(has104);
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 /* ---- limits ---- */
 
 static void test_uri_over_8k_is_414_and_body_over_1mb_is_413(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     char *q = malloc(9000);
     int n = snprintf(q, 9000, "/rest/v1/leads.json?filterType=id&filterValues=1");
     while (n < 8300)
         n += snprintf(q + n, 9000 - (size_t)n, ",1");
-    http_res r = sget(sb, q);
+    ts_http_res r = sget(sb, q);
     assert_int_equal(r.status, 414);
-    res_free(&r);
+    ts_http_res_free(&r);
     free(q);
     size_t big = (1u << 20) + 100;
     char *body = malloc(big + 1);
@@ -814,58 +615,58 @@ static void test_uri_over_8k_is_414_and_body_over_1mb_is_413(void **state)
     body[big - 1] = '}';
     body[big] = '\0';
     char url[512];
-    snprintf(url, sizeof url, "%s/rest/v1/leads.json", sb->mkto);
-    r = http("POST", url, "application/json", body, big, sb->token);
+    snprintf(url, sizeof url, "%s/rest/v1/leads.json", sb->marketo);
+    r = ts_http("POST", url, "application/json", body, big, sb->token);
     assert_int_equal(r.status, 413);
-    res_free(&r);
+    ts_http_res_free(&r);
     free(body);
 }
 
 static void test_rate_limit_606_clears_after_window(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     int ok = 0;
     for (int i = 0; i < 100; i++) {
-        http_res r = sget(sb, "/rest/v1/activities/types.json");
-        ok += success(&r);
-        res_free(&r);
+        ts_http_res r = sget(sb, "/rest/v1/activities/types.json");
+        ok += ts_mkto_success(&r);
+        ts_http_res_free(&r);
     }
     assert_int_equal(ok, 100);
-    http_res r = sget(sb, "/rest/v1/activities/types.json");
-    assert_string_equal(err_code(&r), "606");
-    res_free(&r);
+    ts_http_res r = sget(sb, "/rest/v1/activities/types.json");
+    assert_string_equal(ts_mkto_error_code(&r), "606");
+    ts_http_res_free(&r);
     /* Refused calls do not extend the window: 21 s later all is well. */
     admin_ok(sb, "POST", "/admin/clock", "{\"advance_s\":21}");
     r = sget(sb, "/rest/v1/activities/types.json");
-    assert_true(success(&r));
-    res_free(&r);
+    assert_true(ts_mkto_success(&r));
+    ts_http_res_free(&r);
 }
 
 static void test_daily_quota_607(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     admin_ok(sb, "POST", "/admin/marketo/limits", "{\"daily\":3,\"reset_usage\":true}");
     for (int i = 0; i < 3; i++) {
-        http_res r = sget(sb, "/rest/v1/activities/types.json");
-        assert_true(success(&r));
-        res_free(&r);
+        ts_http_res r = sget(sb, "/rest/v1/activities/types.json");
+        assert_true(ts_mkto_success(&r));
+        ts_http_res_free(&r);
     }
-    http_res r = sget(sb, "/rest/v1/activities/types.json");
-    assert_string_equal(err_code(&r), "607");
-    res_free(&r);
+    ts_http_res r = sget(sb, "/rest/v1/activities/types.json");
+    assert_string_equal(ts_mkto_error_code(&r), "607");
+    ts_http_res_free(&r);
     /* The quota resets the next day. */
     admin_ok(sb, "POST", "/admin/clock", "{\"advance_s\":86400}");
     fetch_token(sb);
     r = sget(sb, "/rest/v1/activities/types.json");
-    assert_true(success(&r));
-    res_free(&r);
+    assert_true(ts_mkto_success(&r));
+    ts_http_res_free(&r);
 }
 
 typedef struct {
-    const sandbox *sb;
-    http_res r;
+    const ts_sandbox *sb;
+    ts_http_res r;
 } conc_arg;
 
 static void *conc_call(void *p)
@@ -877,7 +678,7 @@ static void *conc_call(void *p)
 
 static void test_concurrency_615(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     /* Every REST call waits 3 s in flight: 12 at once exceed the 10 allowed. */
     admin_ok(
@@ -894,9 +695,9 @@ static void test_concurrency_615(void **state)
     int n615 = 0, nok = 0;
     for (int i = 0; i < N; i++) {
         pthread_join(th[i], NULL);
-        n615 += strcmp(err_code(&args[i].r), "615") == 0;
-        nok += success(&args[i].r);
-        res_free(&args[i].r);
+        n615 += strcmp(ts_mkto_error_code(&args[i].r), "615") == 0;
+        nok += ts_mkto_success(&args[i].r);
+        ts_http_res_free(&args[i].r);
     }
     assert_true(n615 >= 1);
     assert_true(nok >= 1);
@@ -906,34 +707,34 @@ static void test_concurrency_615(void **state)
 
 static void test_transient_faults_608_713_and_unknown_path_610(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     admin_ok(sb, "POST", "/admin/faults",
              "{\"vendor\":\"marketo\",\"next\":[\"transient\",\"transient\",\"server_error\"]}");
-    http_res r = sget(sb, "/rest/v1/activities/types.json");
-    const char *a = err_code(&r);
+    ts_http_res r = sget(sb, "/rest/v1/activities/types.json");
+    const char *a = ts_mkto_error_code(&r);
     char first[8];
     snprintf(first, sizeof first, "%s", a);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/activities/types.json");
-    assert_true((strcmp(first, "608") == 0 && strcmp(err_code(&r), "713") == 0) ||
-                (strcmp(first, "713") == 0 && strcmp(err_code(&r), "608") == 0));
-    res_free(&r);
+    assert_true((strcmp(first, "608") == 0 && strcmp(ts_mkto_error_code(&r), "713") == 0) ||
+                (strcmp(first, "713") == 0 && strcmp(ts_mkto_error_code(&r), "608") == 0));
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/activities/types.json");
     assert_int_equal(r.status, 503);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/activities/types.json");
-    assert_true(success(&r));
-    res_free(&r);
+    assert_true(ts_mkto_success(&r));
+    ts_http_res_free(&r);
     r = sget(sb, "/rest/v1/nothing/here.json");
-    assert_string_equal(err_code(&r), "610");
-    res_free(&r);
+    assert_string_equal(ts_mkto_error_code(&r), "610");
+    ts_http_res_free(&r);
 }
 
 typedef struct {
-    const sandbox *sb;
+    const ts_sandbox *sb;
     const char *body;
-    http_res r;
+    ts_http_res r;
 } upsert_arg;
 
 static void *upsert_call(void *p)
@@ -945,7 +746,7 @@ static void *upsert_call(void *p)
 
 /* Two upserts of one new email, both in flight at once; returns how many
  * answered "created". */
-static int overlapping_upserts(sandbox *sb, const char *email)
+static int overlapping_upserts(ts_sandbox *sb, const char *email)
 {
     char body[256];
     snprintf(body, sizeof body, "{\"input\":[{\"email\":\"%s\"}]}", email);
@@ -963,10 +764,10 @@ static int overlapping_upserts(sandbox *sb, const char *email)
     int created = 0;
     for (int i = 0; i < 2; i++) {
         pthread_join(th[i], NULL);
-        assert_true(success(&args[i].r));
+        assert_true(ts_mkto_success(&args[i].r));
         created += strcmp(json_string_value(json_object_get(result_at(&args[i].r, 0), "status")),
                           "created") == 0;
-        res_free(&args[i].r);
+        ts_http_res_free(&args[i].r);
     }
     admin_ok(sb, "DELETE", "/admin/faults", NULL);
     return created;
@@ -974,20 +775,20 @@ static int overlapping_upserts(sandbox *sb, const char *email)
 
 static void test_overlapping_upserts_duplicate_only_with_the_quirk(void **state)
 {
-    sandbox *sb = *state;
+    ts_sandbox *sb = *state;
     fetch_token(sb);
     /* Off by default: requests are serialised, the second one updates. */
     assert_int_equal(overlapping_upserts(sb, "race.one@example.com"), 1);
     admin_ok(sb, "POST", "/admin/marketo/quirks", "{\"duplicate_race\":true}");
     assert_int_equal(overlapping_upserts(sb, "race.two@example.com"), 2);
-    http_res r =
+    ts_http_res r =
         sget(sb, "/rest/v1/leads.json?filterType=email&filterValues=race.two%40example.com");
     assert_int_equal(json_array_size(json_object_get(r.json, "result")), 2);
-    res_free(&r);
+    ts_http_res_free(&r);
     /* One after the other, even with the quirk, there is no duplicate. */
     r = spost(sb, "/rest/v1/leads.json", "{\"input\":[{\"email\":\"race.one@example.com\"}]}");
     assert_string_equal(json_string_value(json_object_get(result_at(&r, 0), "status")), "updated");
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 int main(void)

@@ -3,8 +3,8 @@
  * wired like production (see ts_stack.h).
  */
 #include "ts_stack.h"
+#include "ts_http.h"
 
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,57 +212,15 @@ void ts_stack_free(ts_stack *s)
     free(s);
 }
 
-struct grow {
-    char *buf;
-    size_t len;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-    struct grow *g = ud;
-    char *b = realloc(g->buf, g->len + size * n + 1);
-    if (!b)
-        return 0;
-    memcpy(b + g->len, p, size * n);
-    g->len += size * n;
-    b[g->len] = '\0';
-    g->buf = b;
-    return size * n;
-}
-
 json_t *ts_admin(const ts_stack *s, const char *method, const char *path, const char *body,
                  int *status)
 {
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", s->admin_url, path);
-    CURL *h = curl_easy_init();
-    if (!h)
-        return NULL;
-    struct grow g = {0};
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(h, CURLOPT_URL, url);
-    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 30000L);
-    if (body)
-        curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &g);
-    CURLcode rc = curl_easy_perform(h);
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
+    ts_http_res r = ts_http_at(method, s->admin_url, path, body, NULL);
     if (status)
-        *status = (int)code;
-    json_t *j = NULL;
-    if (rc == CURLE_OK && g.buf) {
-        json_error_t je;
-        j = json_loads(g.buf, 0, &je);
-    }
-    if (rc != CURLE_OK)
-        fprintf(stderr, "ts: admin %s %s: %s\n", method, path, curl_easy_strerror(rc));
-    free(g.buf);
+        *status = (int)r.status;
+    if (r.transport_error)
+        fprintf(stderr, "ts: admin %s %s: %s\n", method, path, r.transport_error);
+    json_t *j = json_incref(r.json);
+    ts_http_res_free(&r);
     return j;
 }
