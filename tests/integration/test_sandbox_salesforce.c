@@ -8,7 +8,7 @@
  * DUPLICATE_VALUE, REQUIRED_FIELD_MISSING), Marketing User visibility,
  * injected faults, and call accounting.
  */
-#include "ts.h"
+#include "ts_http.h"
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -25,143 +25,52 @@
 #define CAMPAIGN "701000000000001AAA"
 #define N_MEMBERS 5000
 
-typedef struct {
-    ts_proc *proc;
-    char dir[PATH_MAX];
-    char sf[128];
-    char admin[128];
-    char token[200];
-} sandbox;
-
-static sandbox sb;
-
-typedef struct {
-    long status;
-    char *body;
-    size_t len;
-    json_t *json;
-    char limit[128];
-} res;
-
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    res *r = ud;
-    size_t add = size * n;
-    char *nb = realloc(r->body, r->len + add + 1);
-    if (!nb)
-        return 0;
-    r->body = nb;
-    memcpy(nb + r->len, p, add);
-    r->len += add;
-    nb[r->len] = '\0';
-    return add;
-}
-
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    res *r = ud;
-    size_t len = size * n;
-    static const char name[] = "Sforce-Limit-Info:";
-    if (len > sizeof name && strncasecmp(p, name, sizeof name - 1) == 0) {
-        const char *v = p + sizeof name - 1;
-        while (*v == ' ')
-            v++;
-        size_t vl = (size_t)(p + len - v);
-        while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n'))
-            vl--;
-        snprintf(r->limit, sizeof r->limit, "%.*s", (int)vl, v);
-    }
-    return len;
-}
-
-static void res_free(res *r)
-{
-    free(r->body);
-    json_decref(r->json);
-    memset(r, 0, sizeof *r);
-}
-
-static res http(const char *method, const char *url, const char *ctype, const char *body,
-                const char *bearer)
-{
-    res r = {0};
-    CURL *c = curl_easy_init();
-    assert_non_null(c);
-    struct curl_slist *h = NULL;
-    char line[300];
-    if (ctype) {
-        snprintf(line, sizeof line, "Content-Type: %s", ctype);
-        h = curl_slist_append(h, line);
-    }
-    if (bearer) {
-        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
-        h = curl_slist_append(h, line);
-    }
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (body) {
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-    }
-    if (curl_easy_perform(c) == CURLE_OK)
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
-    curl_slist_free_all(h);
-    curl_easy_cleanup(c);
-    if (r.body)
-        r.json = json_loads(r.body, 0, NULL);
-    return r;
-}
+static ts_sandbox *sb;
 
 /* A data API call with the session token; path is under the instance URL. */
-static res api(const char *method, const char *path, const char *json_body, long want)
+static ts_http_res api(const char *method, const char *path, const char *json_body, long want)
 {
-    char url[8192];
-    snprintf(url, sizeof url, "%s%s", sb.sf, path);
-    res r = http(method, url, json_body ? "application/json" : NULL, json_body, sb.token);
+    ts_http_res r = ts_http_at(method, sb->salesforce, path, json_body, sb->token);
     if (r.status != want)
         fail_msg("%s %s -> %ld (wanted %ld): %s", method, path, r.status, want,
                  r.body ? r.body : "(no body)");
     return r;
 }
 
-static res admin(const char *method, const char *path, const char *json_body, long want)
+static ts_http_res admin(const char *method, const char *path, const char *json_body, long want)
 {
-    char url[1024];
-    snprintf(url, sizeof url, "%s%s", sb.admin, path);
-    res r = http(method, url, json_body ? "application/json" : NULL, json_body, NULL);
+    ts_http_res r = ts_http_at(method, sb->admin, path, json_body, NULL);
     if (r.status != want)
         fail_msg("admin %s %s -> %ld (wanted %ld): %s", method, path, r.status, want,
                  r.body ? r.body : "(no body)");
     return r;
 }
 
+/* An OAuth token request (form-encoded). */
+static ts_http_res form_post(const char *url, const char *form)
+{
+    return ts_http("POST", url, "application/x-www-form-urlencoded", form, strlen(form), NULL);
+}
+
 static void login(void)
 {
     char url[256];
-    snprintf(url, sizeof url, "%s/services/oauth2/token", sb.sf);
-    res r = http("POST", url, "application/x-www-form-urlencoded",
-                 "grant_type=client_credentials&client_id=it-client&client_secret=it-secret", NULL);
+    snprintf(url, sizeof url, "%s/services/oauth2/token", sb->salesforce);
+    ts_http_res r =
+        form_post(url, "grant_type=client_credentials&client_id=it-client&client_secret=it-secret");
     assert_int_equal(r.status, 200);
-    snprintf(sb.token, sizeof sb.token, "%s",
+    snprintf(sb->token, sizeof sb->token, "%s",
              json_string_value(json_object_get(r.json, "access_token")));
-    assert_true(strlen(sb.token) > 20);
-    res_free(&r);
+    assert_true(strlen(sb->token) > 20);
+    ts_http_res_free(&r);
 }
 
-static const char *err_code(const res *r)
+static const char *err_code(const ts_http_res *r)
 {
     return json_string_value(json_object_get(json_array_get(r->json, 0), "errorCode"));
 }
 
-static const char *rec_status(const res *r, size_t i)
+static const char *rec_status(const ts_http_res *r, size_t i)
 {
     json_t *x = json_array_get(r->json, i);
     if (json_is_true(json_object_get(x, "success")))
@@ -174,9 +83,9 @@ static long total(const char *resource, const char *soql_encoded)
 {
     char path[2048];
     snprintf(path, sizeof path, "/services/data/v60.0/%s?q=%s", resource, soql_encoded);
-    res r = api("GET", path, NULL, 200);
+    ts_http_res r = api("GET", path, NULL, 200);
     long n = (long)json_integer_value(json_object_get(r.json, "totalSize"));
-    res_free(&r);
+    ts_http_res_free(&r);
     return n;
 }
 
@@ -221,51 +130,20 @@ static int start_sandbox(void **state)
 {
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    char bin[PATH_MAX], path[PATH_MAX + 32], line[512];
-    if (ts_bin_path("campsync-sandbox", bin, sizeof bin) != 0 ||
-        ts_tmpdir_make("sbx-sf", sb.dir, sizeof sb.dir) != 0)
-        return -1;
     char *text = dataset();
-    snprintf(path, sizeof path, "%s/dataset.json", sb.dir);
-    int rc = ts_write_file(path, text, 0, 0600);
+    ts_sandbox_opts o = {.salesforce = 1, .dataset_json = text, .seed = 5};
+    sb = ts_sandbox_start(&o);
     free(text);
-    if (rc != 0)
-        return -1;
-    const char *argv[] = {bin,         "--salesforce", "127.0.0.1:0", "--admin", "127.0.0.1:0",
-                          "--dataset", path,           "--seed",      "5",       NULL};
-    sb.proc = ts_proc_spawn(argv, NULL, sb.dir, "sandbox");
-    if (!sb.proc || ts_proc_first_line(sb.proc, line, sizeof line, 60000) != 0)
-        return -1;
-    json_t *urls = json_loads(line, 0, NULL);
-    const char *s = json_string_value(json_object_get(urls, "salesforce"));
-    const char *a = json_string_value(json_object_get(urls, "admin"));
-    if (!s || !a) {
-        json_decref(urls);
-        return -1;
-    }
-    snprintf(sb.sf, sizeof sb.sf, "%s", s);
-    snprintf(sb.admin, sizeof sb.admin, "%s", a);
-    json_decref(urls);
-    return 0;
+    return sb ? 0 : -1;
 }
 
 static int stop_sandbox(void **state)
 {
     (void)state;
-    int rc = 0;
-    if (sb.proc) {
-        /* A clean exit on SIGTERM; under the sanitizers a leak or error at
-         * exit shows here. */
-        int status = ts_proc_stop(sb.proc, 10000);
-        if (status != 0) {
-            fprintf(stderr, "sandbox exited with status %d\n", status);
-            ts_proc_dump_stderr(sb.proc, 4000);
-            rc = -1;
-        }
-        ts_proc_free(sb.proc);
-        sb.proc = NULL;
-    }
-    ts_tmpdir_remove(sb.dir);
+    /* A clean exit on SIGTERM; under the sanitizers a leak or error at exit
+     * shows here. */
+    int rc = ts_sandbox_stop(sb, 10000);
+    sb = NULL;
     curl_global_cleanup();
     return rc;
 }
@@ -274,12 +152,12 @@ static int stop_sandbox(void **state)
 static int fresh(void **state)
 {
     (void)state;
-    res r = admin("POST", "/admin/reset", NULL, 200);
-    res_free(&r);
+    ts_http_res r = admin("POST", "/admin/reset", NULL, 200);
+    ts_http_res_free(&r);
     r = admin("DELETE", "/admin/faults", NULL, 200);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin("POST", "/admin/clock", "{\"reset\":true}", 200);
-    res_free(&r);
+    ts_http_res_free(&r);
     login();
     return 0;
 }
@@ -290,72 +168,75 @@ static void test_oauth_identity_and_expiry(void **state)
 {
     (void)state;
     char url[256];
-    snprintf(url, sizeof url, "%s/services/oauth2/token", sb.sf);
-    res r = http("POST", url, "application/x-www-form-urlencoded",
-                 "grant_type=client_credentials&client_id=it-client&client_secret=nope", NULL);
+    snprintf(url, sizeof url, "%s/services/oauth2/token", sb->salesforce);
+    ts_http_res r =
+        form_post(url, "grant_type=client_credentials&client_id=it-client&client_secret=nope");
     assert_int_equal(r.status, 400);
     assert_string_equal(json_string_value(json_object_get(r.json, "error")), "invalid_client");
-    res_free(&r);
-    r = http("POST", url, "application/x-www-form-urlencoded",
-             "grant_type=client_credentials&client_id=it-client&client_secret=it-secret", NULL);
+    ts_http_res_free(&r);
+    r = form_post(url, "grant_type=client_credentials&client_id=it-client&client_secret=it-secret");
     assert_int_equal(r.status, 200);
     /* instance_url is the sandbox itself, taken from the Host header. */
-    assert_string_equal(json_string_value(json_object_get(r.json, "instance_url")), sb.sf);
+    assert_string_equal(json_string_value(json_object_get(r.json, "instance_url")), sb->salesforce);
     assert_string_equal(json_string_value(json_object_get(r.json, "token_type")), "Bearer");
     const char *id_url = json_string_value(json_object_get(r.json, "id"));
     assert_non_null(strstr(id_url, "/id/00D000000000001EAA/005000000000001AAA"));
     char id_path[256];
-    snprintf(id_path, sizeof id_path, "%s", id_url + strlen(sb.sf));
-    res_free(&r);
+    snprintf(id_path, sizeof id_path, "%s", id_url + strlen(sb->salesforce));
+    ts_http_res_free(&r);
     r = api("GET", id_path, NULL, 200);
     assert_string_equal(json_string_value(json_object_get(r.json, "username")), "api@example.com");
-    res_free(&r);
+    ts_http_res_free(&r);
 
     /* Sessions last token_ttl_s (7200) on the sandbox clock. */
     r = admin("POST", "/admin/clock", "{\"advance_s\":7201}", 200);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("GET", "/services/data/v60.0/limits", NULL, 401);
     assert_string_equal(err_code(&r), "INVALID_SESSION_ID");
     assert_string_equal(json_string_value(json_object_get(json_array_get(r.json, 0), "message")),
                         "Session expired or invalid");
-    res_free(&r);
+    ts_http_res_free(&r);
     login();
     r = api("GET", "/services/data/v60.0/limits", NULL, 200);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin("POST", "/admin/expire_tokens", NULL, 200);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("GET", "/services/data/v60.0/query?q=SELECT+Id+FROM+Lead+LIMIT+1", NULL, 401);
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_limit_header_and_403(void **state)
 {
     (void)state;
-    res r = api("GET", "/services/data/v60.0/limits", NULL, 200);
+    ts_http_res r = api("GET", "/services/data/v60.0/limits", NULL, 200);
+    char limit[128];
+    assert_int_equal(ts_http_header(&r, "Sforce-Limit-Info", limit, sizeof limit), 0);
     long used = 0, max = 0;
-    assert_int_equal(sscanf(r.limit, "api-usage=%ld/%ld", &used, &max), 2);
+    assert_int_equal(sscanf(limit, "api-usage=%ld/%ld", &used, &max), 2);
     assert_int_equal(max, 100000);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("GET", "/services/data/v60.0/limits", NULL, 200);
     long used2 = 0;
-    assert_int_equal(sscanf(r.limit, "api-usage=%ld/", &used2), 1);
+    assert_int_equal(ts_http_header(&r, "Sforce-Limit-Info", limit, sizeof limit), 0);
+    assert_int_equal(sscanf(limit, "api-usage=%ld/", &used2), 1);
     assert_int_equal(used2, used + 1);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin("POST", "/admin/salesforce/set_api_usage", "{\"used\":100000}", 200);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("GET", "/services/data/v60.0/query?q=SELECT+Id+FROM+Lead+LIMIT+1", NULL, 403);
     assert_string_equal(err_code(&r), "REQUEST_LIMIT_EXCEEDED");
-    assert_string_equal(r.limit, "api-usage=100000/100000");
-    res_free(&r);
+    assert_int_equal(ts_http_header(&r, "Sforce-Limit-Info", limit, sizeof limit), 0);
+    assert_string_equal(limit, "api-usage=100000/100000");
+    ts_http_res_free(&r);
 }
 
 static void test_paging_5000_members(void **state)
 {
     (void)state;
-    res r = api("GET",
-                "/services/data/v60.0/query?q=SELECT+Id,Status,LeadId,Lead.Email+FROM+"
-                "CampaignMember+WHERE+CampaignId='" CAMPAIGN "'",
-                NULL, 200);
+    ts_http_res r = api("GET",
+                        "/services/data/v60.0/query?q=SELECT+Id,Status,LeadId,Lead.Email+FROM+"
+                        "CampaignMember+WHERE+CampaignId='" CAMPAIGN "'",
+                        NULL, 200);
     int pages = 0;
     long rows = 0;
     json_t *ids = json_object();
@@ -386,10 +267,10 @@ static void test_paging_5000_members(void **state)
         assert_memory_equal(next, "/services/data/v60.0/query/01g", 30);
         char path[512];
         snprintf(path, sizeof path, "%s", next);
-        res_free(&r);
+        ts_http_res_free(&r);
         r = api("GET", path, NULL, 200);
     }
-    res_free(&r);
+    ts_http_res_free(&r);
     assert_int_equal(pages, 3);
     assert_int_equal(rows, N_MEMBERS);
     assert_int_equal(json_object_size(ids), N_MEMBERS);
@@ -399,13 +280,14 @@ static void test_paging_5000_members(void **state)
 static void test_query_all_tombstones(void **state)
 {
     (void)state;
-    res r = api("DELETE",
-                "/services/data/v60.0/composite/sobjects?ids=00v000000000001,00v000000000002&"
-                "allOrNone=true",
-                NULL, 200);
+    ts_http_res r =
+        api("DELETE",
+            "/services/data/v60.0/composite/sobjects?ids=00v000000000001,00v000000000002&"
+            "allOrNone=true",
+            NULL, 200);
     assert_string_equal(rec_status(&r, 0), "ok");
     assert_string_equal(rec_status(&r, 1), "ok");
-    res_free(&r);
+    ts_http_res_free(&r);
     assert_int_equal(total("query", "SELECT+Id+FROM+CampaignMember"), N_MEMBERS - 2);
     assert_int_equal(total("queryAll", "SELECT+Id+FROM+CampaignMember"), N_MEMBERS);
     r = api("GET",
@@ -415,7 +297,7 @@ static void test_query_all_tombstones(void **state)
     json_t *first = json_array_get(json_object_get(r.json, "records"), 0);
     assert_string_equal(json_string_value(json_object_get(first, "Id")), "00v000000000001AAA");
     assert_true(json_is_true(json_object_get(first, "IsDeleted")));
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_collections(void **state)
@@ -430,10 +312,10 @@ static void test_collections(void **state)
                               "%s{\"attributes\":{\"type\":\"Lead\"},\"LastName\":\"L%d\"}",
                               i ? "," : "", i);
     snprintf(big + o, cap - o, "]}");
-    res r = api("POST", "/services/data/v60.0/composite/sobjects", big, 400);
+    ts_http_res r = api("POST", "/services/data/v60.0/composite/sobjects", big, 400);
     free(big);
     assert_string_equal(err_code(&r), "EXCEEDED_ID_LIMIT");
-    res_free(&r);
+    ts_http_res_free(&r);
 
     r = api("POST", "/services/data/v60.0/composite/sobjects",
             "{\"allOrNone\":false,\"records\":["
@@ -450,7 +332,7 @@ static void test_collections(void **state)
         "Already a campaign member.");
     assert_string_equal(rec_status(&r, 1), "ok");
     assert_string_equal(rec_status(&r, 2), "REQUIRED_FIELD_MISSING");
-    res_free(&r);
+    ts_http_res_free(&r);
 
     /* allOrNone: one failure rolls the others back. */
     r = api("POST", "/services/data/v60.0/composite/sobjects",
@@ -460,18 +342,18 @@ static void test_collections(void **state)
             200);
     assert_string_equal(rec_status(&r, 0), "ALL_OR_NONE_OPERATION_ROLLED_BACK");
     assert_string_equal(rec_status(&r, 1), "REQUIRED_FIELD_MISSING");
-    res_free(&r);
+    ts_http_res_free(&r);
     assert_int_equal(total("query", "SELECT+Id+FROM+Lead+WHERE+LastName='Kept%3F'"), 0);
 
     /* Update through PATCH and the modstamp moves with the sandbox clock. */
     r = admin("POST", "/admin/clock", "{\"set\":\"2026-03-01T00:00:00Z\"}", 200);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("PATCH", "/services/data/v60.0/composite/sobjects",
             "{\"records\":[{\"attributes\":{\"type\":\"CampaignMember\"},\"id\":"
             "\"00v000000000003\",\"Status\":\"Responded\"}]}",
             200);
     assert_string_equal(rec_status(&r, 0), "ok");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("GET",
             "/services/data/v60.0/sobjects/CampaignMember/00v000000000003?fields=Status,"
             "HasResponded,SystemModstamp,FirstRespondedDate",
@@ -482,49 +364,49 @@ static void test_collections(void **state)
                         "2026-03-01T00:", 14);
     assert_string_equal(json_string_value(json_object_get(r.json, "FirstRespondedDate")),
                         "2026-03-01");
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_marketing_user_visibility(void **state)
 {
     (void)state;
     assert_int_equal(total("query", "SELECT+Id,Label+FROM+CampaignMemberStatus"), 2);
-    res r = admin("POST", "/admin/salesforce/set_marketing_user", "{\"value\":false}", 200);
-    res_free(&r);
+    ts_http_res r = admin("POST", "/admin/salesforce/set_marketing_user", "{\"value\":false}", 200);
+    ts_http_res_free(&r);
     r = api("GET", "/services/data/v60.0/query?q=SELECT+Id+FROM+CampaignMemberStatus", NULL, 400);
     assert_string_equal(err_code(&r), "INVALID_TYPE");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("GET",
             "/services/data/v60.0/query?q=SELECT+UserPermissionsMarketingUser+FROM+User+WHERE+"
             "Id='005000000000001'",
             NULL, 200);
     assert_true(json_is_false(json_object_get(json_array_get(json_object_get(r.json, "records"), 0),
                                               "UserPermissionsMarketingUser")));
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 static void test_faults_and_accounting(void **state)
 {
     (void)state;
-    res r = admin("DELETE", "/admin/calls", NULL, 200);
-    res_free(&r);
+    ts_http_res r = admin("DELETE", "/admin/calls", NULL, 200);
+    ts_http_res_free(&r);
     r = admin("POST", "/admin/faults",
               "{\"vendor\":\"salesforce\",\"next\":[\"transient\",\"server_error\"]}", 200);
-    res_free(&r);
+    ts_http_res_free(&r);
     const char *body = "{\"records\":[{\"attributes\":{\"type\":\"Lead\"},\"LastName\":\"F\","
                        "\"Company\":\"C\"}]}";
     r = api("POST", "/services/data/v60.0/composite/sobjects", body, 200);
     assert_string_equal(rec_status(&r, 0), "UNABLE_TO_LOCK_ROW");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("POST", "/services/data/v60.0/composite/sobjects", body, 503);
-    res_free(&r);
+    ts_http_res_free(&r);
     r = api("POST", "/services/data/v60.0/composite/sobjects", body, 200);
     assert_string_equal(rec_status(&r, 0), "ok");
-    res_free(&r);
+    ts_http_res_free(&r);
     r = admin("GET", "/admin/calls", NULL, 200);
     json_t *sf = json_object_get(r.json, "salesforce");
     assert_int_equal(json_integer_value(json_object_get(sf, "POST composite/sobjects")), 3);
-    res_free(&r);
+    ts_http_res_free(&r);
 }
 
 int main(void)

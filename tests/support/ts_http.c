@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 
 static size_t on_body(char *p, size_t size, size_t n, void *ud)
@@ -21,6 +22,19 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
     r->body = nb;
     r->len += add;
     nb[r->len] = '\0';
+    return add;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    ts_http_res *r = ud;
+    size_t add = size * n, have = r->headers ? strlen(r->headers) : 0;
+    char *nh = realloc(r->headers, have + add + 1);
+    if (!nh)
+        return 0;
+    memcpy(nh + have, p, add);
+    nh[have + add] = '\0';
+    r->headers = nh;
     return add;
 }
 
@@ -49,6 +63,8 @@ ts_http_res ts_http(const char *method, const char *url, const char *ctype, cons
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &r);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     if (body) {
@@ -84,8 +100,26 @@ ts_http_res ts_http_at(const char *method, const char *base, const char *path,
 void ts_http_res_free(ts_http_res *r)
 {
     free(r->body);
+    free(r->headers);
     json_decref(r->json);
     memset(r, 0, sizeof *r);
+}
+
+int ts_http_header(const ts_http_res *r, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    for (const char *l = r->headers; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : "") {
+        if (strncasecmp(l, name, nl) != 0 || l[nl] != ':')
+            continue;
+        const char *v = l + nl + 1, *end = v + strcspn(v, "\r\n");
+        while (*v == ' ' || *v == '\t')
+            v++;
+        snprintf(out, cap, "%.*s", (int)(end - v), v);
+        return 0;
+    }
+    if (cap)
+        out[0] = '\0';
+    return -1;
 }
 
 /* ---- sandbox ---- */

@@ -22,7 +22,8 @@ typedef struct ts_http_res {
     const char *transport_error; /* why, when status is 0 (static text); else NULL */
     char *body;                  /* NUL-terminated; NULL when the answer had no body */
     size_t len;
-    json_t *json; /* the body parsed as JSON; NULL when it is not JSON */
+    json_t *json;  /* the body parsed as JSON; NULL when it is not JSON */
+    char *headers; /* the answer's header lines as received (NULL when none) */
 } ts_http_res;
 
 /*
@@ -35,6 +36,8 @@ ts_http_res ts_http(const char *method, const char *url, const char *ctype, cons
 ts_http_res ts_http_at(const char *method, const char *base, const char *path,
                        const char *json_body, const char *bearer);
 void ts_http_res_free(ts_http_res *r);
+/* The value of header `name` (any case; the first one) into out; -1 and "" when absent. */
+int ts_http_header(const ts_http_res *r, const char *name, char *out, size_t cap);
 
 /* ---- a sandbox of the test's own ---- */
 
