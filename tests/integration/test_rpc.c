@@ -868,6 +868,7 @@ static void test_bearer_token(void **state)
 
 static char tls_dir[64];
 
+static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...)
 {
     char cmd[2048];

@@ -35,7 +35,7 @@ int main(int argc, char **argv)
     const char *dataset_path = NULL, *spec = NULL, *write_path = NULL;
     const char *level = getenv("CAMPSYNC_LOG_LEVEL");
     uint64_t seed = 1;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -75,7 +75,6 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        i++;
     }
     int lvl = level ? log_level_parse(level) : LOG_INFO;
     if (lvl < 0) {

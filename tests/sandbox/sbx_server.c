@@ -810,6 +810,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return serve_vendor(s, l->kind, c, url, method);
 }
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
     (void)cls;
