@@ -34,6 +34,13 @@ static const char *type_name(const json_t *v)
     return "unknown";
 }
 
+const char *cj_kind(const json_t *v)
+{
+    if (!v)
+        return "nothing";
+    return json_is_number(v) ? "number" : type_name(v);
+}
+
 /* Appends the path of r to buf at *pos; returns nothing, truncates quietly. */
 static void put_path(const cj_ref *r, char *buf, size_t n, size_t *pos)
 {

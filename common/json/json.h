@@ -51,6 +51,11 @@ cj_ref cj_elem(const cj_ref *arr, size_t i);
 /* Number of elements of an array ref (0 when not an array). */
 size_t cj_len(const cj_ref *arr);
 
+/* A value's kind in words for error messages about vendor bodies: "object",
+ * "array", "string", "number" (integer or real), "boolean", "null", or
+ * "nothing" for NULL (absent). */
+const char *cj_kind(const json_t *v);
+
 /* Writes the path of r ("result[3].leadId", "$" for the root) into buf. */
 void cj_path(const cj_ref *r, char *buf, size_t n);
 /* Sets err to "<path of at>: <message>" and returns -1, so callers can report

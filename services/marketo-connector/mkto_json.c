@@ -56,29 +56,6 @@ int mkto_json_to_minor(const json_t *v, int64_t *minor, mkto_err *err)
 
 /* ---- field access ---- */
 
-static const char *jtype(const json_t *v)
-{
-    if (!v)
-        return "nothing";
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
-}
-
 /* The field, or NULL when missing or null. */
 static json_t *field(const json_t *rec, const char *key)
 {
@@ -89,7 +66,7 @@ static json_t *field(const json_t *rec, const char *key)
 static int wrong(const char *where, const char *key, const char *want, const json_t *v,
                  mkto_err *err)
 {
-    return mkto_err_set(err, "%s.%s: expected %s, got %s", where, key, want, jtype(v));
+    return mkto_err_set(err, "%s.%s: expected %s, got %s", where, key, want, cj_kind(v));
 }
 
 static int get_str(const json_t *rec, const char *key, const char *where, char **dst, mkto_err *err)
@@ -182,7 +159,7 @@ static int get_time(const json_t *rec, const char *key, const char *where, int64
 static int need_object(const json_t *rec, const char *where, mkto_err *err)
 {
     if (!json_is_object(rec))
-        return mkto_err_set(err, "%s: expected an object, got %s", where, jtype(rec));
+        return mkto_err_set(err, "%s: expected an object, got %s", where, cj_kind(rec));
     return 0;
 }
 
@@ -250,21 +227,21 @@ int mkto_envelope_parse(const char *body, size_t len, mkto_envelope *env, mkto_e
     json_t *rid = json_object_get(doc, "requestId");
     int rc = -1;
     if (!json_is_object(doc))
-        mkto_err_set(err, "Marketo answer: expected an object, got %s", jtype(doc));
+        mkto_err_set(err, "Marketo answer: expected an object, got %s", cj_kind(doc));
     else if (!json_is_boolean(ok))
-        mkto_err_set(err, "Marketo answer: success: expected a boolean, got %s", jtype(ok));
+        mkto_err_set(err, "Marketo answer: success: expected a boolean, got %s", cj_kind(ok));
     else if (res && !json_is_array(res) && !json_is_null(res))
-        mkto_err_set(err, "Marketo answer: result: expected an array, got %s", jtype(res));
+        mkto_err_set(err, "Marketo answer: result: expected an array, got %s", cj_kind(res));
     else if (errs && !json_is_array(errs) && !json_is_null(errs))
-        mkto_err_set(err, "Marketo answer: errors: expected an array, got %s", jtype(errs));
+        mkto_err_set(err, "Marketo answer: errors: expected an array, got %s", cj_kind(errs));
     else if (warns && !json_is_array(warns) && !json_is_null(warns))
-        mkto_err_set(err, "Marketo answer: warnings: expected an array, got %s", jtype(warns));
+        mkto_err_set(err, "Marketo answer: warnings: expected an array, got %s", cj_kind(warns));
     else if (more && !json_is_boolean(more))
-        mkto_err_set(err, "Marketo answer: moreResult: expected a boolean, got %s", jtype(more));
+        mkto_err_set(err, "Marketo answer: moreResult: expected a boolean, got %s", cj_kind(more));
     else if (tok && !json_is_string(tok) && !json_is_null(tok))
-        mkto_err_set(err, "Marketo answer: nextPageToken: expected a string, got %s", jtype(tok));
+        mkto_err_set(err, "Marketo answer: nextPageToken: expected a string, got %s", cj_kind(tok));
     else if (rid && !json_is_string(rid) && !json_is_null(rid))
-        mkto_err_set(err, "Marketo answer: requestId: expected a string, got %s", jtype(rid));
+        mkto_err_set(err, "Marketo answer: requestId: expected a string, got %s", cj_kind(rid));
     else
         rc = 0;
     for (size_t i = 0; rc == 0 && i < json_array_size(errs); i++) {
@@ -321,7 +298,7 @@ int mkto_token_parse(const char *body, size_t len, mkto_token *tok, mkto_err *er
     json_t *e = json_object_get(doc, "error");
     int rc = -1;
     if (!json_is_object(doc))
-        mkto_err_set(err, "Identity answer: expected an object, got %s", jtype(doc));
+        mkto_err_set(err, "Identity answer: expected an object, got %s", cj_kind(doc));
     else if (json_is_string(e))
         mkto_err_set(err, "Identity refused: %s: %s", json_string_value(e),
                      json_is_string(json_object_get(doc, "error_description"))
@@ -329,9 +306,9 @@ int mkto_token_parse(const char *body, size_t len, mkto_token *tok, mkto_err *er
                          : "");
     else if (!json_is_string(at) || json_string_length(at) == 0)
         mkto_err_set(err, "Identity answer: access_token: expected a non-empty string, got %s",
-                     jtype(at));
+                     cj_kind(at));
     else if (!json_is_integer(ex) || json_integer_value(ex) < 0)
-        mkto_err_set(err, "Identity answer: expires_in: expected seconds, got %s", jtype(ex));
+        mkto_err_set(err, "Identity answer: expires_in: expected seconds, got %s", cj_kind(ex));
     else if ((tt && !json_is_string(tt)) || (sc && !json_is_string(sc)))
         mkto_err_set(err, "Identity answer: token_type and scope must be strings");
     else
@@ -887,7 +864,7 @@ int mkto_record_results_append(const mkto_envelope *env, mkto_op op, const char 
         if (seqv && (!json_is_integer(seqv) || (seq = json_integer_value(seqv)) < 0 ||
                      (uint64_t)seq >= n_records)) {
             rc = mkto_err_set(err, "%s.seq: expected 0..%zu, got %s", where,
-                              n_records ? n_records - 1 : 0, jtype(seqv));
+                              n_records ? n_records - 1 : 0, cj_kind(seqv));
             break;
         }
         if (slot[seq]) {

@@ -71,27 +71,6 @@ json_t *sf_minor_to_json(int64_t minor)
 
 /* ---- field access ---- */
 
-static const char *jtype(const json_t *v)
-{
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
-        return "object";
-    case JSON_ARRAY:
-        return "array";
-    case JSON_STRING:
-        return "string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "boolean";
-    case JSON_NULL:
-        return "null";
-    }
-    return "?";
-}
-
 #define W(where) ((where) ? (where) : "record")
 
 /*
@@ -108,7 +87,7 @@ static int lookup(const json_t *rec, const char *path, const char *where, json_t
         size_t n = dot ? (size_t)(dot - p) : strlen(p);
         if (!json_is_object(cur))
             return sf_err_set(err, "%s.%.*s: parent is a %s, not an object", W(where),
-                              (int)(p - path + n), path, jtype(cur));
+                              (int)(p - path + n), path, cj_kind(cur));
         json_t *v = json_object_getn(cur, p, n);
         if (!v || json_is_null(v))
             return 0;
@@ -123,7 +102,7 @@ static int lookup(const json_t *rec, const char *path, const char *where, json_t
 
 static int wrong(const char *where, const char *key, const char *want, const json_t *v, sf_err *err)
 {
-    return sf_err_set(err, "%s.%s: expected %s, got %s", W(where), key, want, jtype(v));
+    return sf_err_set(err, "%s.%s: expected %s, got %s", W(where), key, want, cj_kind(v));
 }
 
 /* String field -> malloc'd copy in *dst; absent leaves *dst (the empty default). */
@@ -232,8 +211,7 @@ static int get_int32(const json_t *rec, const char *key, const char *where, int3
 static int need_object(const json_t *rec, const char *where, sf_err *err)
 {
     if (!json_is_object(rec))
-        return sf_err_set(err, "%s: expected an object, got %s", W(where),
-                          rec ? jtype(rec) : "nothing");
+        return sf_err_set(err, "%s: expected an object, got %s", W(where), cj_kind(rec));
     return 0;
 }
 
@@ -419,16 +397,13 @@ int sf_page_parse(const char *body, size_t len, sf_page *page, sf_err *err)
     json_t *recs = json_object_get(doc, "records"), *next = json_object_get(doc, "nextRecordsUrl");
     int rc = -1;
     if (!json_is_object(doc))
-        sf_err_set(err, "query answer: expected an object, got %s", jtype(doc));
+        sf_err_set(err, "query answer: expected an object, got %s", cj_kind(doc));
     else if (!json_is_integer(ts) || json_integer_value(ts) < 0)
-        sf_err_set(err, "query answer: totalSize: expected a count, got %s",
-                   ts ? jtype(ts) : "nothing");
+        sf_err_set(err, "query answer: totalSize: expected a count, got %s", cj_kind(ts));
     else if (!json_is_boolean(done))
-        sf_err_set(err, "query answer: done: expected a boolean, got %s",
-                   done ? jtype(done) : "nothing");
+        sf_err_set(err, "query answer: done: expected a boolean, got %s", cj_kind(done));
     else if (!json_is_array(recs))
-        sf_err_set(err, "query answer: records: expected an array, got %s",
-                   recs ? jtype(recs) : "nothing");
+        sf_err_set(err, "query answer: records: expected an array, got %s", cj_kind(recs));
     else if (!json_is_true(done) && !json_is_string(next))
         sf_err_set(err, "query answer: nextRecordsUrl: expected a string when done is false");
     else if (!json_is_true(done) && !safe_path(json_string_value(next)))
@@ -570,7 +545,7 @@ int sf_token_parse(const char *body, size_t len, sf_token *tok, sf_err *err)
     json_t *ia = json_object_get(doc, "issued_at");
     int rc = -1;
     if (!json_is_object(doc))
-        sf_err_set(err, "token answer: expected an object, got %s", jtype(doc));
+        sf_err_set(err, "token answer: expected an object, got %s", cj_kind(doc));
     else if (!json_is_string(at) || json_string_length(at) == 0)
         sf_err_set(err, "token answer: access_token: expected a non-empty string");
     else if (!json_is_string(iu) || (strncmp(json_string_value(iu), "https://", 8) != 0 &&
@@ -683,8 +658,7 @@ static Campsync__V1__RecordResult *map_result(const json_t *r, size_t i, sf_op o
         return NULL;
     json_t *ok = json_object_get(r, "success"), *errs = json_object_get(r, "errors");
     if (!json_is_boolean(ok)) {
-        sf_err_set(err, "%s.success: expected a boolean, got %s", where,
-                   ok ? jtype(ok) : "nothing");
+        sf_err_set(err, "%s.success: expected a boolean, got %s", where, cj_kind(ok));
         return NULL;
     }
     if (errs && !json_is_array(errs) && !json_is_null(errs)) {
@@ -761,7 +735,7 @@ int sf_collection_results_append(const char *body, size_t len, sf_op op, const c
         return sf_err_set(err, "collection answer is not JSON: %s", je.text);
     if (!json_is_array(doc) || json_array_size(doc) != n_records) {
         sf_err_set(err, "collection answer: expected an array of %zu results, got %s of %zu",
-                   n_records, jtype(doc), json_is_array(doc) ? json_array_size(doc) : 0);
+                   n_records, cj_kind(doc), json_is_array(doc) ? json_array_size(doc) : 0);
         json_decref(doc);
         return -1;
     }

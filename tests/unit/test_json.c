@@ -255,6 +255,19 @@ static void long_paths_truncate(void **state)
     json_decref(doc);
 }
 
+/* The words the connectors' messages use for what a vendor sent. */
+static void kinds(void **state)
+{
+    (void)state;
+    json_t *doc = load("[{}, [], \"s\", 1, 1.5, true, false, null]");
+    const char *want[] = {"object", "array",   "string",  "number",
+                          "number", "boolean", "boolean", "null"};
+    for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+        assert_string_equal(cj_kind(json_array_get(doc, i)), want[i]);
+    assert_string_equal(cj_kind(NULL), "nothing");
+    json_decref(doc);
+}
+
 /* Vendor datetimes: every form Marketo and Salesforce write, to the ms. */
 static void datetimes(void **state)
 {
@@ -449,6 +462,7 @@ int main(void)
         cmocka_unit_test(error_paths_name_the_field),
         cmocka_unit_test(numeric_strings),
         cmocka_unit_test(long_paths_truncate),
+        cmocka_unit_test(kinds),
         cmocka_unit_test(datetimes),
         cmocka_unit_test(money),
     };
