@@ -53,6 +53,9 @@ typedef struct {
     bool *emitted;    /* per plan event */
     int done, total;
     char abort_msg[700];
+    bool was_quiet;  /* nothing changed: no read, no plan */
+    int64_t seen_ms; /* changes up to here are in the base once this cycle succeeds */
+    int64_t full_ms; /* when both sides were last read in full */
 } cyc;
 
 /* ---- cycle records ---- */
@@ -873,6 +876,107 @@ static void push_fields(cyc *c, const Campsync__V1__Program *prog)
     protobuf_c_message_free_unpacked(msg, NULL);
 }
 
+/* ---- quiet cycles ---- */
+
+#define PROBE_MARGIN_MS 1500 /* whole-second activity dates, vendor clock drift */
+
+static int watermark_key(const cyc *c, char *out, size_t cap)
+{
+    rds_err e = {0};
+    return rds_key(out, cap, &e, c->scope, "watermark");
+}
+
+/* After a Succeeded cycle: changes up to `seen_ms` are in the base. Any
+ * other outcome forgets it, so the next cycle reads in full. */
+static void watermark_set(const cyc *c, bool ok, int64_t seen_ms, int64_t full_ms)
+{
+    char key[160], val[64];
+    rds_err e = {0};
+    if (watermark_key(c, key, sizeof key) != 0)
+        return;
+    if (!ok) {
+        rds_del(key, NULL, &e);
+        return;
+    }
+    snprintf(val, sizeof val, "%" PRId64 " %" PRId64, seen_ms, full_ms);
+    rds_set(key, val, 0, 7 * 86400, &e);
+}
+
+/* 1 when a stream has a message for which keep() is true, 0 when none,
+ * -1 on error. */
+static int stream_has(cyc *c, bool mkto, const char *method, const ProtobufCMessage *rq,
+                      int64_t program_id)
+{
+    rpc_error e = {0};
+    rpc_call_opts o = {.parent = c->o->parent, .timeout_ms = c->s->call_timeout_ms};
+    rpc_stream *st = NULL;
+    if (rpc_stream_open(mkto ? c->s->mkto : c->s->sf,
+                        mkto ? &campsync__v1__marketo_connector__descriptor
+                             : &campsync__v1__salesforce_connector__descriptor,
+                        method, rq, &o, &st, &e) != 0)
+        return -1;
+    int found = 0, n;
+    ProtobufCMessage *m = NULL;
+    while (!found && (n = rpc_stream_next(st, &m, &e)) == 1) {
+        if (mkto) {
+            c->rec->api_calls_marketo++;
+            const Campsync__V1__ActivityPage *p = (const void *)m;
+            for (size_t i = 0; i < p->n_activities && !found; i++)
+                found = p->activities[i]->primary_attribute_value_id == program_id;
+        } else {
+            c->rec->api_calls_salesforce++;
+            found = ((const Campsync__V1__CampaignMemberPage *)m)->n_members > 0;
+        }
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+    rpc_stream_close(st);
+    return found ? 1 : n < 0 ? -1 : 0;
+}
+
+/* True when neither side changed the pair's membership since the last
+ * Succeeded cycle and a full read is not due: the cycle then needs no read.
+ * Marketo: status-in-progression activities of the program; Salesforce:
+ * campaign members (deleted ones included) modified since. */
+static bool quiet(cyc *c, int64_t *probe_ms)
+{
+    char key[160];
+    char *val = NULL;
+    rds_err e = {0};
+    *probe_ms = rc_now_ms();
+    if (c->o->full || c->s->full_read_ms <= 0 || watermark_key(c, key, sizeof key) != 0 ||
+        rds_get(key, &val, NULL, &e) != 0 || !val)
+        return false;
+    long long seen = 0, full = 0;
+    int ok = sscanf(val, "%lld %lld", &seen, &full) == 2;
+    free(val);
+    if (!ok || *probe_ms - full >= c->s->full_read_ms || seen <= PROBE_MARGIN_MS)
+        return false;
+    Campsync__V1__StreamCampaignMembersRequest sq =
+        CAMPSYNC__V1__STREAM_CAMPAIGN_MEMBERS_REQUEST__INIT;
+    sq.campaign_id = c->pair.campaign_id;
+    sq.since_ms = seen - PROBE_MARGIN_MS;
+    sq.include_deleted = true;
+    int sf = stream_has(c, false, "StreamCampaignMembers", &sq.base, 0);
+    if (sf != 0) {
+        log_kv(LOG_INFO, sf > 0 ? "campaign members changed: full read" : "probe failed: full read",
+               "pair", c->scope, NULL);
+        return false;
+    }
+    char *types[] = {"Change Status in Progression"};
+    Campsync__V1__StreamActivitiesRequest aq = CAMPSYNC__V1__STREAM_ACTIVITIES_REQUEST__INIT;
+    aq.since_ms = seen - PROBE_MARGIN_MS;
+    aq.activity_types = types;
+    aq.n_activity_types = 1;
+    int mk = stream_has(c, true, "StreamActivities", &aq.base, c->pair.program_id);
+    if (mk != 0) {
+        log_kv(LOG_INFO, mk > 0 ? "program members changed: full read" : "probe failed: full read",
+               "pair", c->scope, NULL);
+        return false;
+    }
+    c->full_ms = full;
+    return true;
+}
+
 /* ---- dry run ---- */
 
 static Campsync__V1__SyncPlan *plan_to_proto(const plan *pl, const smap *m)
@@ -1006,6 +1110,13 @@ static int run_locked(cyc *c, Campsync__V1__SyncPlan **plan_out, rc_err *err)
     if (rc_check_statuses(s, o->parent, &c->pair, m, err) != 0)
         goto out;
     c->rec->api_calls_salesforce++;
+    if (!o->dry_run && quiet(c, &c->seen_ms)) {
+        c->was_quiet = true;
+        push_fields(c, prog);
+        rc = 0;
+        goto out;
+    }
+    c->seen_ms = c->full_ms = rc_now_ms();
     if (o->progress)
         o->progress(o->progress_user, "read", 0, 0);
     if (rc_read_pair(s, o->parent, &c->pair, &rd, err) != 0)
@@ -1139,7 +1250,12 @@ int rc_cycle_run(rc_svc *s, int64_t program_id, const rc_cycle_opts *o,
         free(c.emitted);
         return rc;
     }
-    if (rc == 0) {
+    if (rc == 0 && c.was_quiet) {
+        finish_record(&c, c.aborted ? "Failed" : "Succeeded",
+                      c.aborted ? c.abort_msg
+                                : "no membership change on either side since the last cycle: "
+                                  "nothing read or written");
+    } else if (rc == 0) {
         plan_counts pc = {0};
         plan_get_counts(c.pl, &pc);
         if (c.aborted)
@@ -1156,6 +1272,7 @@ int rc_cycle_run(rc_svc *s, int64_t program_id, const rc_cycle_opts *o,
             finish_record(&c, "Succeeded", "");
     }
     record_store(c.scope, c.rec);
+    watermark_set(&c, strcmp(c.rec->status, "Succeeded") == 0, c.seen_ms, c.full_ms);
     rc_pair_set_last_cycle(program_id, c.rec->finished_at_ms, c.rec->status, NULL);
     metrics_sync_cycle(c.rec->status, (double)(rc_now_ms() - t0) / 1000.0);
     int released = 0;

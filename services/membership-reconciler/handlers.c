@@ -115,6 +115,7 @@ static int sync_now_h(rpc_call *call, const ProtobufCMessage *request)
         return rc;
     rc_svc *s = svc(call);
     rc_cycle_opts o = {.policy = policy_of(s, rq->policy),
+                       .full = rq->full,
                        .parent = call,
                        .progress = progress,
                        .progress_user = call};

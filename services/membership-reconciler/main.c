@@ -28,6 +28,12 @@ static const cfg_option rc_options[] = {
      .type = CFG_DURATION_MS,
      .def = "5m",
      .help = "how often every pair is cycled (jittered by 10%); 0 = only on demand (SyncNow)"},
+    {.name = "full-read-interval-ms",
+     .type = CFG_DURATION_MS,
+     .def = "1h",
+     .help = "between full reads a cycle first asks both sides whether the pair changed at all "
+             "(Marketo activities, Salesforce SystemModstamp) and reads nothing when not; "
+             "0 = read in full every cycle"},
     {.name = "conflict-policy",
      .type = CFG_ENUM,
      .def = "marketo_wins",
@@ -106,6 +112,7 @@ static void *rc_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     s->interval_ms = cfg_duration_ms(c, "sync-interval-ms");
+    s->full_read_ms = cfg_duration_ms(c, "full-read-interval-ms");
     s->policy = (merge_policy)cfg_enum(c, "conflict-policy");
     s->sync_enabled = cfg_bool(c, "campaign-sync") != 0;
     s->lock_ttl_ms = (int)cfg_duration_ms(c, "lock-ttl-ms");
@@ -129,7 +136,9 @@ static void *rc_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
     static const char *const mkto_idem[] = {"campsync.v1.MarketoConnector/GetProgram",
                                             "campsync.v1.MarketoConnector/ListChannels",
                                             "campsync.v1.MarketoConnector/StreamProgramMembers",
-                                            "campsync.v1.MarketoConnector/GetLeads", NULL};
+                                            "campsync.v1.MarketoConnector/GetLeads",
+                                            "campsync.v1.MarketoConnector/StreamActivities",
+                                            NULL};
     static const char *const sf_idem[] = {"campsync.v1.SalesforceConnector/GetCampaigns",
                                           "campsync.v1.SalesforceConnector/ListMemberStatuses",
                                           "campsync.v1.SalesforceConnector/StreamCampaignMembers",

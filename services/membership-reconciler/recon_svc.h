@@ -22,6 +22,7 @@
  *   campsync:{pair:<program>}:done:<item key>   applied plan items (7 days)
  *   campsync:{pair:<program>}:cycle:<id>        packed CycleRecord (5 days)
  *   campsync:{pair:<program>}:cycles            zset of cycle ids by start
+ *   campsync:{pair:<program>}:watermark         "<changes seen up to> <last full read>"
  *   campsync:{events}:stream                    the membership events
  *   campsync:{events}:ev:<program>:<key>        emitted events (7 days)
  */
@@ -55,6 +56,7 @@ typedef struct rc_svc {
     rpc_client *mkto;
     rpc_client *sf;
     int64_t interval_ms;
+    int64_t full_read_ms; /* longest time between two full reads of a pair (0: always) */
     merge_policy policy;
     bool sync_enabled;
     rc_type_map_entry *type_map; /* channel -> campaign Type; identity when absent */
@@ -166,6 +168,7 @@ typedef void (*rc_progress_fn)(void *user, const char *phase, int done, int tota
 typedef struct {
     merge_policy policy;
     bool dry_run;     /* plan only: no lock, no write */
+    bool full;        /* read both sides in full even if nothing changed */
     rpc_call *parent; /* serving call (SyncNow, DryRun) or NULL (scheduler) */
     rc_progress_fn progress;
     void *progress_user;

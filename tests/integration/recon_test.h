@@ -114,8 +114,8 @@ RT_FN int rt_count_pairs(rt_env *e)
 
 /* SyncNow to the end; *rec gets the final record (caller frees), and the
  * phases seen must include "lock" and "done". Returns the stream status. */
-RT_FN int rt_sync(rt_env *e, long long program, int policy, Campsync__V1__CycleRecord **rec,
-                  rpc_error *err)
+RT_FN int rt_sync_opts(rt_env *e, long long program, int policy, int full,
+                       Campsync__V1__CycleRecord **rec, rpc_error *err)
 {
     rpc_error local;
     if (!err)
@@ -125,6 +125,7 @@ RT_FN int rt_sync(rt_env *e, long long program, int policy, Campsync__V1__CycleR
     Campsync__V1__SyncRequest rq = CAMPSYNC__V1__SYNC_REQUEST__INIT;
     rq.program_id = program;
     rq.policy = (Campsync__V1__ConflictPolicy)policy;
+    rq.full = full;
     rpc_stream *s = NULL;
     int rc = rpc_stream_open(e->rc, RT_SVC, "SyncNow", &rq.base, NULL, &s, err);
     if (rc != 0)
@@ -145,6 +146,18 @@ RT_FN int rt_sync(rt_env *e, long long program, int policy, Campsync__V1__CycleR
     if (n < 0)
         return err->code ? err->code : GRPC_STATUS_UNKNOWN;
     return *rec ? 0 : GRPC_STATUS_INTERNAL;
+}
+
+RT_FN int rt_sync(rt_env *e, long long program, int policy, Campsync__V1__CycleRecord **rec,
+                  rpc_error *err)
+{
+    return rt_sync_opts(e, program, policy, 0, rec, err);
+}
+
+/* A cycle that found nothing changed and read nothing. */
+RT_FN bool rt_was_quiet(const Campsync__V1__CycleRecord *rec)
+{
+    return strstr(rec->message, "nothing read or written") != NULL;
 }
 
 RT_FN int rt_dry_run(rt_env *e, long long program, Campsync__V1__SyncPlan **plan, rpc_error *err)

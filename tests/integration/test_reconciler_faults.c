@@ -68,7 +68,7 @@ static Campsync__V1__CycleRecord *sync_when_free(long long program)
     Campsync__V1__CycleRecord *rec = NULL;
     rpc_error err;
     for (int i = 0; i < 60; i++) {
-        int rc = rt_sync(&env, program, 0, &rec, &err);
+        int rc = rt_sync_opts(&env, program, 0, 1, &rec, &err); /* full read */
         if (rc == 0)
             return rec;
         if (rec)
