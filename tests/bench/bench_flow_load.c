@@ -139,7 +139,7 @@ static void *work(void *arg)
         s->codes[code >= 0 && code < MAX_CODES ? code : GRPC_STATUS_UNKNOWN]++;
         int c = code >= 0 && code < MAX_CODES ? code : GRPC_STATUS_UNKNOWN;
         if (c != 0 && !s->first_error[c][0])
-            snprintf(s->first_error[c], sizeof s->first_error[c], "%s", msg);
+            snprintf(s->first_error[c], sizeof s->first_error[c], "%.199s", msg);
     }
     return NULL;
 }
