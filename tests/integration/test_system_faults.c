@@ -434,6 +434,8 @@ static sx_index start_ix;       /* before the first cycle */
 static json_t *checked_records; /* cycle id -> true: counts checked against the vendors */
 static json_t *user_log;        /* every user change made, in order (for a post-mortem) */
 static int cur_round = -1;      /* the fault round running (-1 before, 99 after) */
+static sx_index fin_ix;         /* after convergence (freed by teardown, even on failure) */
+static json_t *all_events;      /* the whole event stream, likewise */
 
 static int sync_once(long long program, Campsync__V1__CycleRecord **rec, rpc_error *err);
 static void assert_alive(const char *when);
@@ -497,6 +499,8 @@ static int teardown(void **state)
     index_free(&start_ix);
     json_decref(checked_records);
     json_decref(user_log);
+    index_free(&fin_ix);
+    json_decref(all_events);
     return 0;
 }
 
@@ -1203,19 +1207,18 @@ static void faults_kills_and_convergence(void **state)
         user_changes(&pairs[i], sc.changes);
     converge("after faults");
 
-    sx_index fin;
-    assert_int_equal(index_load(stack, &fin), 0);
-    assert_int_equal(fin.dup_members, 0);
-    assert_int_equal(grown_duplicates(&start_ix, &fin), 0);
-    json_t *events = read_all_events();
+    assert_int_equal(index_load(stack, &fin_ix), 0);
+    assert_int_equal(fin_ix.dup_members, 0);
+    assert_int_equal(grown_duplicates(&start_ix, &fin_ix), 0);
+    json_t *events = all_events = read_all_events();
     for (int i = 0; i < n_pairs; i++) {
         int exempt = 0, members = 0, cycles = 0, checked = 0;
-        assert_int_equal(pair_differences(&fin, &pairs[i], &exempt, &members), 0);
+        assert_int_equal(pair_differences(&fin_ix, &pairs[i], &exempt, &members), 0);
         size_t n_ev = 0;
         int lost_or_extra = 0, out_of_order = 0;
-        check_events(&pairs[i], events, &fin, &n_ev, &lost_or_extra, &out_of_order);
+        check_events(&pairs[i], events, &fin_ix, &n_ev, &lost_or_extra, &out_of_order);
         if (lost_or_extra || out_of_order)
-            save_debug(&pairs[i], events, &fin);
+            save_debug(&pairs[i], events, &fin_ix);
         say("pair %lld: %zu events; people whose events are lost, repeated or wrong: %d; "
             "whose events are in an impossible order: %d\n",
             pairs[i].program, n_ev, lost_or_extra, out_of_order);
@@ -1232,8 +1235,6 @@ static void faults_kills_and_convergence(void **state)
                 "checked against the vendors)\n",
                 pairs[i].program, members, exempt, n_ev, cycles, checked);
     }
-    json_decref(events);
-    index_free(&fin);
     say("done in %lld ms\n", ts_now_ms() - t0);
 }
 
