@@ -302,6 +302,7 @@ static int set_options(CURL *h, const http_request *req, struct xfer *x, long ti
     SET(CURLOPT_USERAGENT, g_cfg.user_agent);
     SET(CURLOPT_ACCEPT_ENCODING, "");
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_FRESH_CONNECT, req->fresh_connection ? 1L : 0L);
     SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)x->max);
     SET(CURLOPT_WRITEFUNCTION, on_body);
     SET(CURLOPT_WRITEDATA, x);

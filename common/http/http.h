@@ -82,6 +82,11 @@ typedef struct http_request {
     long timeout_ms;           /* 0 = http_config.timeout_ms */
     size_t max_response_bytes; /* 0 = http_config.max_response_bytes */
     int64_t deadline_ms;       /* absolute (http_now_ms clock), 0 = none */
+    /* 1: open a new connection for this request. libcurl silently sends a
+     * request again when a kept-alive connection dies before any answer, which
+     * may repeat a write the server already applied: set it for requests that
+     * are not idempotent. */
+    int fresh_connection;
 } http_request;
 
 typedef struct http_header {

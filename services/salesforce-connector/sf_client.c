@@ -28,6 +28,8 @@
 
 #define SF_MAX_ENDPOINTS 32
 #define SF_USAGE_REFRESH_MS 1000
+/* Extra reads of a query page whose answer was not JSON (cut or garbled). */
+#define SF_UNREADABLE_RETRIES 2
 
 struct sf_client {
     char *login_url, *api_version, *client_id, *client_secret, *jwt_key, *username;
@@ -351,9 +353,17 @@ static int fetch_token(sf_client *c, int64_t deadline_ms, sf_failure *f)
         sf_api_error_parse(resp.status, resp.body, resp.body_len, &ae);
         http_response_free(&resp);
         int code = ae.http_status >= 500 ? GRPC_STATUS_UNAVAILABLE : GRPC_STATUS_UNAUTHENTICATED;
+        if (c->jwt_key)
+            return sf_fail(f, code,
+                           "salesforce OAuth refused the JWT bearer assertion for user '%s' (HTTP "
+                           "%d %s: %s); check CAMPSYNC_SALESFORCE_USERNAME (an active user "
+                           "pre-authorized for the connected app), CAMPSYNC_SALESFORCE_CLIENT_ID "
+                           "(the consumer key) and that CAMPSYNC_SALESFORCE_LOGIN_URL is the "
+                           "login server the assertion's audience must name",
+                           c->username, ae.http_status, ae.error_code, ae.message);
         return sf_fail(f, code,
                        "salesforce OAuth refused the credentials (HTTP %d %s: %s); check "
-                       "CAMPSYNC_SALESFORCE_CLIENT_ID and the secret or JWT key",
+                       "CAMPSYNC_SALESFORCE_CLIENT_ID and CAMPSYNC_SALESFORCE_CLIENT_SECRET_FILE",
                        ae.http_status, ae.error_code, ae.message);
     }
     sf_token tok = {0};
@@ -472,7 +482,8 @@ int sf_client_request(sf_client *c, http_method method, const char *path, const 
                            .body_len = body ? strlen(body) : 0,
                            .endpoint = endpoint,
                            .timeout_ms = c->timeout_ms,
-                           .deadline_ms = deadline_ms};
+                           .deadline_ms = deadline_ms,
+                           .fresh_connection = !idempotent};
         http_error he = {0};
         rc = http_do_retry(&rq, &pol, resp, &he);
         free(url);
@@ -482,8 +493,14 @@ int sf_client_request(sf_client *c, http_method method, const char *path, const 
             http_response_free(resp);
             int code = he.kind == HTTP_ERR_DEADLINE ? GRPC_STATUS_DEADLINE_EXCEEDED
                                                     : GRPC_STATUS_UNAVAILABLE;
-            return sf_fail(f, code, "salesforce: no answer after %d attempt(s): %s", he.attempts,
-                           he.msg);
+            /* A write that reached Salesforce may have been applied: say so,
+             * since sending it again could create duplicates. */
+            int maybe_applied = !idempotent && he.kind != HTTP_ERR_CONNECT;
+            return sf_fail(f, code, "salesforce: no answer after %d attempt(s) to %s: %s%s",
+                           he.attempts, endpoint, he.msg,
+                           maybe_applied ? "; the request may have been applied, so it was not "
+                                           "sent again (check the records before retrying)"
+                                         : "");
         }
         record_usage(c, resp);
         if (resp->status < 300)
@@ -514,21 +531,30 @@ int sf_client_query(sf_client *c, const soql *q, bool all, int64_t deadline_ms, 
     if (!path)
         return sf_fail(f, GRPC_STATUS_INVALID_ARGUMENT, "%s", se.msg);
     const char *endpoint = all ? "GET queryAll" : "GET query";
-    int rc = 0;
+    int rc = 0, unreadable = 0;
     while (path && rc == 0) {
         http_response resp;
         rc = sf_client_request(c, HTTP_GET, path, NULL, endpoint, true, deadline_ms, &resp, f);
-        free(path);
-        path = NULL;
         if (rc != 0)
             break;
         sf_page page = {0};
         if (sf_page_parse(resp.body, resp.body_len, &page, &se) != 0) {
+            /* A cut or garbled answer: reading the same page again is safe. */
             http_response_free(&resp);
-            return sf_fail(f, GRPC_STATUS_UNAVAILABLE, "salesforce query answer unreadable: %s",
+            if (++unreadable <= SF_UNREADABLE_RETRIES) {
+                log_kv(LOG_WARN, "salesforce query answer unreadable, reading it again", "error",
+                       se.msg, NULL);
+                continue;
+            }
+            free(path);
+            return sf_fail(f, GRPC_STATUS_UNAVAILABLE,
+                           "salesforce query answer unreadable %d times in a row: %s", unreadable,
                            se.msg);
         }
         http_response_free(&resp);
+        unreadable = 0;
+        free(path);
+        path = NULL;
         rc = fn(ud, &page, f);
         if (rc == 0 && !page.done && page.next_records_url)
             path = strdup(page.next_records_url);

@@ -5,6 +5,13 @@
  * the documented gRPC statuses, transient faults and an expired token are
  * absorbed, the daily limit is guarded before Salesforce refuses, and the
  * number of API calls is the minimum (2,000 rows per page, 200 per write).
+ *
+ * Also: the JWT bearer flow (a throwaway RSA key made with the openssl CLI),
+ * every sandbox fault mode (cut and garbled answers, dropped connections
+ * before and after processing, UNABLE_TO_LOCK_ROW, 503 bursts) with no
+ * duplicate created by a write that may have been applied, and a second
+ * group on a generated org (a campaign over 2,000 members) for a token that
+ * expires between pages and the fewest-calls figures for reads and writes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 
 #include "campsync/v1/salesforce.pb-c.h"
+#include "grpc/health/v1/health.pb-c.h"
 #include "rpc/rpc_client.h"
 #include "ts_stack.h"
 
@@ -455,6 +464,340 @@ static void plain_http_refused_unless_allowed(void **state)
     ts_proc_free(p);
 }
 
+/* ---- faults on the small org ---- */
+
+/* Faults on the data API only (the token endpoint stays clean). */
+static void set_faults(const char *json_fields)
+{
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"vendor\":\"salesforce\",\"path_prefix\":\"/services/data/\",%s}", json_fields);
+    int st = 0;
+    json_decref(ts_admin(stack, "POST", "/admin/faults", body, &st));
+    assert_int_equal(st, 200);
+}
+
+static void clear_faults(void)
+{
+    json_decref(ts_admin(stack, "DELETE", "/admin/faults", NULL, NULL));
+}
+
+static size_t leads_with_email(const char *email)
+{
+    json_t *recs = sf_records("Lead");
+    size_t i, n = 0;
+    json_t *r;
+    json_array_foreach(recs, i, r)
+    {
+        const char *e = json_string_value(json_object_get(r, "Email"));
+        n += e && strcasecmp(e, email) == 0 && !json_is_true(json_object_get(r, "IsDeleted"));
+    }
+    json_decref(recs);
+    return n;
+}
+
+static int create_lead(const char *email, rpc_error *err)
+{
+    Campsync__V1__Person p = CAMPSYNC__V1__PERSON__INIT;
+    p.email = (char *)email;
+    p.last_name = "Fault";
+    p.company = "Faults Inc";
+    Campsync__V1__Person *ps[] = {&p};
+    Campsync__V1__CreateLeadsRequest rq = CAMPSYNC__V1__CREATE_LEADS_REQUEST__INIT;
+    rq.leads = ps;
+    rq.n_leads = 1;
+    ProtobufCMessage *out = NULL;
+    int rc = call("CreateLeads", &rq.base, &out, err);
+    if (rc == 0) {
+        Campsync__V1__BatchResult *r = (void *)out;
+        assert_int_equal(r->results[0]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_CREATED);
+        protobuf_c_message_free_unpacked(out, NULL);
+    }
+    return rc;
+}
+
+static int get_webinar(rpc_error *err)
+{
+    char *ids[] = {WEBINAR_CAMPAIGN};
+    Campsync__V1__GetCampaignsRequest rq = CAMPSYNC__V1__GET_CAMPAIGNS_REQUEST__INIT;
+    rq.ids = ids;
+    rq.n_ids = 1;
+    ProtobufCMessage *out = NULL;
+    int rc = call("GetCampaigns", &rq.base, &out, err);
+    if (rc == 0) {
+        assert_int_equal(((Campsync__V1__CampaignList *)out)->n_campaigns, 1);
+        assert_string_equal(((Campsync__V1__CampaignList *)out)->campaigns[0]->id,
+                            WEBINAR_CAMPAIGN);
+        protobuf_c_message_free_unpacked(out, NULL);
+    }
+    return rc;
+}
+
+static void cut_and_garbled_reads_are_read_again(void **state)
+{
+    (void)state;
+    rpc_error err;
+    /* One cut and one garbled answer: the same query is read again. */
+    set_faults("\"next\":[\"truncate\",\"malformed\"]");
+    reset_calls();
+    assert_int_equal(get_webinar(&err), 0);
+    assert_int_equal(calls_to("GET query"), 3);
+    /* Garbled every time: UNAVAILABLE, saying what was wrong, after a
+     * bounded number of reads. */
+    set_faults("\"malformed\":1");
+    reset_calls();
+    assert_int_equal(get_webinar(&err), GRPC_STATUS_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "query answer unreadable 3 times"));
+    assert_int_equal(calls_to("GET query"), 3);
+    clear_faults();
+}
+
+static void garbled_write_answer_is_unavailable(void **state)
+{
+    (void)state;
+    rpc_error err;
+    set_faults("\"next\":[\"malformed\"]");
+    assert_int_equal(create_lead("garbled.answer@example.com", &err), GRPC_STATUS_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "collection answer unreadable"));
+    clear_faults();
+    /* The write itself happened once; nothing was sent again. */
+    assert_int_equal(leads_with_email("garbled.answer@example.com"), 1);
+}
+
+static void dropped_connections(void **state)
+{
+    (void)state;
+    rpc_error err;
+    /* Reads: dropped before or after processing, read again. */
+    set_faults("\"next\":[\"drop\",\"drop_after\"]");
+    reset_calls();
+    assert_int_equal(get_webinar(&err), 0);
+    assert_int_equal(calls_to("GET query"), 2); /* the dropped one never reached the org */
+
+    /* A create whose answer is lost after Salesforce saved it is not sent
+     * again: the caller gets UNAVAILABLE saying it may have been applied,
+     * and exactly one lead exists. */
+    set_faults("\"next\":[\"drop_after\"]");
+    reset_calls();
+    assert_int_equal(create_lead("dropped.after@example.com", &err), GRPC_STATUS_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "may have been applied"));
+    assert_int_equal(calls_to("POST composite/sobjects"), 1);
+    clear_faults();
+    assert_int_equal(leads_with_email("dropped.after@example.com"), 1);
+
+    /* Dropped before processing: also not resent (the connector cannot tell
+     * the two apart), and nothing was created. */
+    set_faults("\"next\":[\"drop\"]");
+    assert_int_equal(create_lead("dropped.before@example.com", &err), GRPC_STATUS_UNAVAILABLE);
+    clear_faults();
+    assert_int_equal(leads_with_email("dropped.before@example.com"), 0);
+}
+
+static void server_unavailable_bursts_on_writes(void **state)
+{
+    (void)state;
+    rpc_error err;
+    /* 503 means not processed: even a create is sent again, and once. */
+    set_faults("\"next\":[\"server_error\",\"server_error\",\"rate_limit\"]");
+    reset_calls();
+    assert_int_equal(create_lead("after.burst@example.com", &err), 0);
+    assert_int_equal(calls_to("POST composite/sobjects"), 4);
+    clear_faults();
+    assert_int_equal(leads_with_email("after.burst@example.com"), 1);
+}
+
+static void locked_rows_are_sent_again(void **state)
+{
+    (void)state;
+    /* Every live member of the webinar to its current... and then a new
+     * status; the first collection call answers UNABLE_TO_LOCK_ROW for each
+     * record, the records go again and all are written. */
+    json_t *members = sf_records("CampaignMember");
+    size_t i, n = 0;
+    json_t *m;
+    Campsync__V1__MemberStatusChange *ch = calloc(json_array_size(members), sizeof *ch);
+    Campsync__V1__MemberStatusChange **chp = calloc(json_array_size(members), sizeof *chp);
+    assert_non_null(ch);
+    assert_non_null(chp);
+    json_array_foreach(members, i, m)
+    {
+        if (json_is_true(json_object_get(m, "IsDeleted")) ||
+            strcmp(json_string_value(json_object_get(m, "CampaignId")), WEBINAR_CAMPAIGN) != 0)
+            continue;
+        campsync__v1__member_status_change__init(&ch[n]);
+        ch[n].member_id = (char *)json_string_value(json_object_get(m, "Id"));
+        ch[n].status = "No Show";
+        chp[n] = &ch[n];
+        n++;
+    }
+    assert_true(n > 1);
+    set_faults("\"next\":[\"transient\"]");
+    reset_calls();
+    Campsync__V1__UpdateMemberStatusRequest up = CAMPSYNC__V1__UPDATE_MEMBER_STATUS_REQUEST__INIT;
+    up.changes = chp;
+    up.n_changes = n;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    assert_int_equal(call("UpdateMemberStatus", &up.base, &out, &err), 0);
+    Campsync__V1__BatchResult *r = (void *)out;
+    assert_int_equal(r->n_results, n);
+    assert_int_equal(r->updated, n);
+    for (size_t k = 0; k < n; k++)
+        assert_int_equal(r->results[k]->outcome, CAMPSYNC__V1__OUTCOME__OUTCOME_UPDATED);
+    protobuf_c_message_free_unpacked(out, NULL);
+    assert_int_equal(calls_to("PATCH composite/sobjects"), 2);
+    clear_faults();
+    json_t *after = sf_records("CampaignMember");
+    size_t no_show = 0;
+    json_array_foreach(after, i, m)
+    {
+        const char *cid = json_string_value(json_object_get(m, "CampaignId"));
+        if (!json_is_true(json_object_get(m, "IsDeleted")) && strcmp(cid, WEBINAR_CAMPAIGN) == 0)
+            no_show += strcmp(json_string_value(json_object_get(m, "Status")), "No Show") == 0;
+    }
+    json_decref(after);
+    assert_int_equal(no_show, n);
+    json_decref(members);
+    free(ch);
+    free(chp);
+}
+
+/* An 18-character Lead id (key prefix 00Q) with its case-checksum suffix. */
+static void make_lead_id(unsigned k, char out[19])
+{
+    snprintf(out, 16, "00QZz%010u", k);
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345";
+    for (int chunk = 0; chunk < 3; chunk++) {
+        int bits = 0;
+        for (int b = 0; b < 5; b++) {
+            char ch = out[chunk * 5 + b];
+            if (ch >= 'A' && ch <= 'Z')
+                bits |= 1 << b;
+        }
+        out[15 + chunk] = alphabet[bits];
+    }
+    out[18] = '\0';
+}
+
+/* GetLeads with n ids: every distinct id once, real leads first. Returns
+ * the number of people answered and sets *queries. */
+static size_t get_leads(char **ids, size_t n, long long *queries)
+{
+    Campsync__V1__GetPeopleRequest g = CAMPSYNC__V1__GET_PEOPLE_REQUEST__INIT;
+    g.ids = ids;
+    g.n_ids = n;
+    ProtobufCMessage *out = NULL;
+    rpc_error err;
+    reset_calls();
+    assert_int_equal(call("GetLeads", &g.base, &out, &err), 0);
+    *queries = calls_to("GET query");
+    Campsync__V1__PersonList *l = (void *)out;
+    size_t got = l->n_people;
+    for (size_t i = 0; i < got; i++)
+        for (size_t k = i + 1; k < got; k++)
+            assert_string_not_equal(l->people[i]->id, l->people[k]->id);
+    protobuf_c_message_free_unpacked(out, NULL);
+    return got;
+}
+
+static void get_leads_splits_only_where_the_uri_limit_forces(void **state)
+{
+    (void)state;
+    json_t *leads = sf_records("Lead");
+    size_t n_real = json_array_size(leads);
+    assert_true(n_real > 0 && n_real < 100);
+    char(*made)[19] = calloc(1000, sizeof *made);
+    char **ids = calloc(1000, sizeof *ids);
+    assert_non_null(made);
+    assert_non_null(ids);
+    for (size_t i = 0; i < n_real; i++)
+        snprintf(made[i], 19, "%s",
+                 json_string_value(json_object_get(json_array_get(leads, i), "Id")));
+    for (unsigned i = (unsigned)n_real; i < 1000; i++)
+        make_lead_id(i, made[i]);
+    json_decref(leads);
+
+    /* 1,000 ids, each of 500 twice: 500 ids fit one 16 KB URI (about 27
+     * bytes each, encoded) where 1,000 would not, so asking each id once
+     * takes one query. */
+    for (size_t i = 0; i < 1000; i++)
+        ids[i] = made[i % 500];
+    long long queries = 0;
+    assert_int_equal(get_leads(ids, 1000, &queries), n_real);
+    assert_int_equal(queries, 1);
+    /* 1,000 distinct ids (~27 KB) need two queries and get two. */
+    for (size_t i = 0; i < 1000; i++)
+        ids[i] = made[i];
+    assert_int_equal(get_leads(ids, 1000, &queries), n_real);
+    assert_int_equal(queries, 2);
+    free(ids);
+    free(made);
+}
+
+/* Our channel to the connector is ready again after a restart. */
+static void wait_connector(void)
+{
+    for (int i = 0; i < 200; i++) {
+        Grpc__Health__V1__HealthCheckRequest rq = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+        ProtobufCMessage *out = NULL;
+        rpc_error err = {0};
+        if (rpc_client_unary(sf, &grpc__health__v1__health__descriptor, "Check", &rq.base, &out,
+                             NULL, &err) == 0) {
+            protobuf_c_message_free_unpacked(out, NULL);
+            return;
+        }
+        ts_sleep_ms(100);
+    }
+    fail_msg("the connector did not answer after its restart");
+}
+
+static void restart_connector(const char *const *env)
+{
+    assert_int_equal(ts_proc_stop(stack->svc[TS_SVC_SALESFORCE], 10000), 0);
+    assert_int_equal(ts_stack_start_service(stack, TS_SVC_SALESFORCE, env), 0);
+    wait_connector();
+}
+
+static void jwt_bearer_flow(void **state)
+{
+    (void)state;
+    char key[600], cmd[1400];
+    snprintf(key, sizeof key, "%s/jwt-key.pem", stack->dir);
+    snprintf(cmd, sizeof cmd,
+             "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out '%s' 2>/dev/null",
+             key);
+    assert_int_equal(system(cmd), 0);
+    char key_env[700];
+    snprintf(key_env, sizeof key_env, "CAMPSYNC_SALESFORCE_JWT_KEY_FILE=%s", key);
+    /* The integration user of small.json; no client secret. The assertion's
+     * aud is the login URL (the sandbox's own URL here), which it checks. */
+    const char *good[] = {key_env, "CAMPSYNC_SALESFORCE_USERNAME=integration@sandbox.campsync.test",
+                          "CAMPSYNC_SALESFORCE_CLIENT_SECRET_FILE=", NULL};
+    restart_connector(good);
+    reset_calls();
+    rpc_error err;
+    assert_int_equal(get_webinar(&err), 0);
+    assert_int_equal(calls_to("POST oauth2/token"), 1);
+    /* The token belongs to the integration user, a Marketing User. */
+    Campsync__V1__Empty e = CAMPSYNC__V1__EMPTY__INIT;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(call("CheckMarketingUser", &e.base, &out, &err), 0);
+    assert_true(((Campsync__V1__MarketingUserCheck *)out)->is_marketing_user);
+    protobuf_c_message_free_unpacked(out, NULL);
+
+    /* An unknown username: UNAUTHENTICATED, naming the setting to fix. */
+    const char *bad[] = {key_env, "CAMPSYNC_SALESFORCE_USERNAME=nobody@sandbox.campsync.test",
+                         "CAMPSYNC_SALESFORCE_CLIENT_SECRET_FILE=", NULL};
+    restart_connector(bad);
+    assert_int_equal(get_webinar(&err), GRPC_STATUS_UNAUTHENTICATED);
+    assert_non_null(strstr(err.message, "CAMPSYNC_SALESFORCE_USERNAME"));
+    assert_non_null(strstr(err.message, "nobody@sandbox.campsync.test"));
+    assert_non_null(strstr(err.message, "invalid_grant"));
+
+    restart_connector(NULL);
+    assert_int_equal(get_webinar(&err), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -467,8 +810,15 @@ int main(void)
         cmocka_unit_test(marketing_user_check_follows_the_org),
         cmocka_unit_test(expired_token_is_renewed_once),
         cmocka_unit_test(transient_faults_are_absorbed),
+        cmocka_unit_test(cut_and_garbled_reads_are_read_again),
+        cmocka_unit_test(garbled_write_answer_is_unavailable),
+        cmocka_unit_test(dropped_connections),
+        cmocka_unit_test(server_unavailable_bursts_on_writes),
+        cmocka_unit_test(locked_rows_are_sent_again),
+        cmocka_unit_test(get_leads_splits_only_where_the_uri_limit_forces),
         cmocka_unit_test(daily_limit_is_guarded_before_salesforce_refuses),
         cmocka_unit_test(plain_http_refused_unless_allowed),
+        cmocka_unit_test(jwt_bearer_flow),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
