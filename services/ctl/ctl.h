@@ -31,6 +31,10 @@ rpc_client *ctl_client(const ctl_globals *g, const char *target);
 /* Prints a failed call (JSON or text) and returns the matching exit code. */
 int ctl_fail(const ctl_globals *g, const char *what, const rpc_error *err);
 
+/* Parses a whole non-negative decimal number ("12", not "12x" or "-1").
+ * 0 or -1 (with a message naming the value on stderr). */
+int ctl_parse_count(const char *s, long *out);
+
 /* 1 when argv holds --help or -h (the command then prints its usage). */
 int ctl_wants_help(int argc, char **argv);
 

@@ -95,6 +95,11 @@ int ctl_mapping(const ctl_globals *g, int argc, char **argv)
         Campsync__V1__Empty rq = CAMPSYNC__V1__EMPTY__INIT;
         rc = unary(g, "GetChannelMapping", &rq.base, &out);
     } else if (strcmp(argv[1], "set") == 0) {
+        /* An empty mapping would turn every campaign online: not from a typo. */
+        if (argc < 3) {
+            fputs(usage, stderr);
+            return CTL_USAGE;
+        }
         size_t n = (size_t)(argc - 2);
         Campsync__V1__ChannelRule *rules = calloc(n ? n : 1, sizeof *rules);
         Campsync__V1__ChannelRule **ptrs = calloc(n ? n : 1, sizeof *ptrs);
@@ -152,8 +157,9 @@ int ctl_refresh(const ctl_globals *g, int argc, char **argv)
         if (o == 'f')
             rq.full = 1;
         else {
-            printf("usage: campsyncctl refresh [--full] [CAMPAIGN_ID...]\n"
-                   "  Recomputes offline touchpoints (every campaign when none named).\n");
+            fprintf(o == 'h' ? stdout : stderr,
+                    "usage: campsyncctl refresh [--full] [CAMPAIGN_ID...]\n"
+                    "  Recomputes offline touchpoints (every campaign when none named).\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
@@ -198,9 +204,10 @@ int ctl_touchpoints(const ctl_globals *g, int argc, char **argv)
             if (date_arg(o == 'f' ? "--from" : "--to", optarg, o == 'f' ? &rq.from_ms : &rq.to_ms))
                 return CTL_USAGE;
         } else {
-            printf("usage: campsyncctl touchpoints [--campaign ID] [--person ID] [--account ID]\n"
-                   "                              [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
-                   "  Lists stored touchpoints (offline and ingested).\n");
+            fprintf(o == 'h' ? stdout : stderr,
+                    "usage: campsyncctl touchpoints [--campaign ID] [--person ID] [--account ID]\n"
+                    "                              [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+                    "  Lists stored touchpoints (offline and ingested).\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
@@ -273,7 +280,7 @@ int ctl_bulk_date(const ctl_globals *g, int argc, char **argv)
                          o == 'f' ? &rq.created_from_ms : &rq.created_to_ms))
                 return CTL_USAGE;
         } else {
-            printf("%s", usage);
+            fputs(usage, o == 'h' ? stdout : stderr);
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
@@ -326,7 +333,8 @@ int ctl_report(const ctl_globals *g, int argc, char **argv)
             if (date_arg(o == 'f' ? "--from" : "--to", optarg, o == 'f' ? &rq.from_ms : &rq.to_ms))
                 return CTL_USAGE;
         } else {
-            printf(
+            fprintf(
+                o == 'h' ? stdout : stderr,
                 "usage: campsyncctl report [--model M] [--group-by channel|subchannel|campaign]\n"
                 "                          [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
                 "  Revenue and touches by channel, subchannel or campaign under a model\n"
@@ -373,8 +381,9 @@ int ctl_attribute(const ctl_globals *g, int argc, char **argv)
             if (parse_model(optarg, &rq.model))
                 return CTL_USAGE;
         } else {
-            printf("usage: campsyncctl attribute [--model M] [OPPORTUNITY_ID...]\n"
-                   "  Each opportunity's touchpoints with their positions, weight and revenue.\n");
+            fprintf(o == 'h' ? stdout : stderr,
+                    "usage: campsyncctl attribute [--model M] [OPPORTUNITY_ID...]\n"
+                    "  Each opportunity's touchpoints with their positions, weight and revenue.\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
@@ -447,9 +456,10 @@ int ctl_export(const ctl_globals *g, int argc, char **argv)
         } else if (o == 't')
             rq.attribution = 0;
         else {
-            printf("usage: campsyncctl export [--model M] [--touchpoints-only]\n"
-                   "  Upserts touchpoints (Buyer_Touchpoint__c) and attribution touchpoints\n"
-                   "  (Buyer_Attribution_Touchpoint__c) to Salesforce.\n");
+            fprintf(o == 'h' ? stdout : stderr,
+                    "usage: campsyncctl export [--model M] [--touchpoints-only]\n"
+                    "  Upserts touchpoints (Buyer_Touchpoint__c) and attribution touchpoints\n"
+                    "  (Buyer_Attribution_Touchpoint__c) to Salesforce.\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }

@@ -94,11 +94,12 @@ int ctl_link(const ctl_globals *g, int argc, char **argv)
         else if (o == 's')
             rq.create_missing_statuses = 1;
         else {
-            printf("usage: campsyncctl link PROGRAM_ID (--campaign ID | --new-campaign NAME)\n"
-                   "                        [--create-missing-statuses]\n"
-                   "  Links a Marketo program to an existing Salesforce campaign or to a new\n"
-                   "  one. Statuses must match exactly; --create-missing-statuses creates the\n"
-                   "  program's statuses the campaign lacks.\n");
+            fprintf(o == 'h' ? stdout : stderr,
+                    "usage: campsyncctl link PROGRAM_ID (--campaign ID | --new-campaign NAME)\n"
+                    "                        [--create-missing-statuses]\n"
+                    "  Links a Marketo program to an existing Salesforce campaign or to a new\n"
+                    "  one. Statuses must match exactly; --create-missing-statuses creates the\n"
+                    "  program's statuses the campaign lacks.\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
@@ -126,10 +127,12 @@ int ctl_link(const ctl_globals *g, int argc, char **argv)
 int ctl_unlink(const ctl_globals *g, int argc, char **argv)
 {
     Campsync__V1__UnlinkRequest rq = CAMPSYNC__V1__UNLINK_REQUEST__INIT;
-    if (ctl_wants_help(argc, argv) || argc != 2 || parse_program(argv[1], &rq.program_id)) {
-        printf("usage: campsyncctl unlink PROGRAM_ID\n"
-               "  Removes the link; members stay as they are on both sides.\n");
-        return ctl_wants_help(argc, argv) ? CTL_OK : CTL_USAGE;
+    int help = ctl_wants_help(argc, argv);
+    if (help || argc != 2 || parse_program(argv[1], &rq.program_id)) {
+        fprintf(help ? stdout : stderr,
+                "usage: campsyncctl unlink PROGRAM_ID\n"
+                "  Removes the link; members stay as they are on both sides.\n");
+        return help ? CTL_OK : CTL_USAGE;
     }
     ProtobufCMessage *out = NULL;
     int rc = unary(g, "Unlink", &rq.base, &out);
@@ -176,7 +179,7 @@ static int parse_sync(int argc, char **argv, Campsync__V1__SyncRequest *rq, cons
             if (parse_policy(optarg, &rq->policy))
                 return CTL_USAGE;
         } else {
-            printf("%s", usage);
+            fputs(usage, o == 'h' ? stdout : stderr);
             return o == 'h' ? -1 : CTL_USAGE;
         }
     }
@@ -225,7 +228,8 @@ int ctl_sync(const ctl_globals *g, int argc, char **argv)
         "usage: campsyncctl sync PROGRAM_ID [--full] [--policy P]\n"
         "  Runs a sync cycle for the pair now, showing progress, then its record.\n"
         "  --full reads both sides completely; --policy overrides the conflict policy\n"
-        "  (marketo_wins, salesforce_wins, latest_wins). Exit 5 when some records failed.\n";
+        "  (marketo_wins, salesforce_wins, latest_wins). Exit 5 when some records failed\n"
+        "  (Incomplete), 1 when the cycle failed.\n";
     Campsync__V1__SyncRequest rq = CAMPSYNC__V1__SYNC_REQUEST__INIT;
     int rc = parse_sync(argc, argv, &rq, usage);
     if (rc)
@@ -265,15 +269,22 @@ int ctl_sync(const ctl_globals *g, int argc, char **argv)
             protobuf_c_message_free_unpacked(final_msg, NULL);
         return ctl_fail(g, "SyncNow", &err);
     }
-    int exit_code = CTL_OK;
-    if (final) {
-        if (g->json)
-            ctl_print_json(ctl_pb_to_json(&final->base));
-        else
-            print_cycle(final);
-        if (strcmp(final->status, "Succeeded") != 0)
-            exit_code = CTL_PARTIAL;
+    if (!final) {
+        rpc_error none = {.code = GRPC_STATUS_UNKNOWN};
+        snprintf(none.message, sizeof none.message,
+                 "the stream ended without a cycle record; see `campsyncctl cycles %lld`",
+                 (long long)rq.program_id);
+        return ctl_fail(g, "SyncNow", &none);
     }
+    if (g->json)
+        ctl_print_json(ctl_pb_to_json(&final->base));
+    else
+        print_cycle(final);
+    /* Incomplete: some records failed (retried next cycle); Failed: the
+     * cycle as a whole did not go through. */
+    int exit_code = strcmp(final->status, "Succeeded") == 0    ? CTL_OK
+                    : strcmp(final->status, "Incomplete") == 0 ? CTL_PARTIAL
+                                                               : CTL_RPC_ERROR;
     if (final_msg)
         protobuf_c_message_free_unpacked(final_msg, NULL);
     return exit_code;
@@ -321,16 +332,20 @@ int ctl_cycles(const ctl_globals *g, int argc, char **argv)
     int o;
     optind = 0;
     while ((o = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
-        if (o == 'l')
-            rq.limit = atoi(optarg);
-        else {
-            printf("usage: campsyncctl cycles PROGRAM_ID [--limit N]\n"
-                   "  Cycle records of the pair, newest first (kept 5 days).\n");
-            return o == 'h' ? CTL_OK : CTL_USAGE;
+        long limit = 0;
+        if (o == 'l' && ctl_parse_count(optarg, &limit) == 0 && limit <= 1000) {
+            rq.limit = (int32_t)limit;
+            continue;
         }
+        fprintf(o == 'h' ? stdout : stderr,
+                "usage: campsyncctl cycles PROGRAM_ID [--limit N]\n"
+                "  Cycle records of the pair, newest first (kept 5 days); N up to 1000.\n");
+        return o == 'h' ? CTL_OK : CTL_USAGE;
     }
-    if (optind != argc - 1 || parse_program(argv[optind], &rq.program_id))
+    if (optind != argc - 1 || parse_program(argv[optind], &rq.program_id)) {
+        fprintf(stderr, "campsyncctl cycles: give one PROGRAM_ID (see --help)\n");
         return CTL_USAGE;
+    }
     ProtobufCMessage *out = NULL;
     int rc = unary(g, "ListCycles", &rq.base, &out);
     if (rc)
@@ -384,15 +399,21 @@ int ctl_events(const ctl_globals *g, int argc, char **argv)
             rq.from_event_id = optarg;
         else if (o == 'c')
             rq.campaign_id = optarg;
-        else if (o == 'n')
-            count = atol(optarg);
+        else if (o == 'n' && ctl_parse_count(optarg, &count) == 0)
+            continue;
         else {
-            printf("usage: campsyncctl events [--from EVENT_ID] [--campaign ID] [--count N]\n"
-                   "  Watches membership events (ADDED_TO_SFDC_CAMPAIGN, ...). --from 0\n"
-                   "  replays from the start; --from ID resumes after that event. Stops after\n"
-                   "  N events or on Ctrl-C.\n");
+            fprintf(o == 'h' ? stdout : stderr,
+                    "usage: campsyncctl events [--from EVENT_ID] [--campaign ID] [--count N]\n"
+                    "  Watches membership events (ADDED_TO_SFDC_CAMPAIGN, ...). --from 0\n"
+                    "  replays from the start; --from ID resumes after that event. Stops after\n"
+                    "  N events or on Ctrl-C.\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
+    }
+    if (optind != argc) {
+        fprintf(stderr, "campsyncctl events: unexpected argument \"%s\" (see --help)\n",
+                argv[optind]);
+        return CTL_USAGE;
     }
     rpc_client *c = ctl_client(g, g->reconciler);
     if (!c)
@@ -405,7 +426,7 @@ int ctl_events(const ctl_globals *g, int argc, char **argv)
     if (rpc_stream_open(c, RECON, "WatchEvents", &rq.base, &co, &s, &err) != 0)
         return ctl_fail(g, "WatchEvents", &err);
     ProtobufCMessage *msg = NULL;
-    int rc;
+    int rc = 0;
     long seen = 0;
     while (!stop_watching && (count < 0 || seen < count) &&
            (rc = rpc_stream_next(s, &msg, &err)) == 1) {
@@ -427,6 +448,10 @@ int ctl_events(const ctl_globals *g, int argc, char **argv)
         seen++;
     }
     rpc_stream_close(s);
+    /* The server ended the watch with an error (a bad --from, the service
+     * going away): say so instead of exiting as if all went well. */
+    if (rc < 0 && !stop_watching)
+        return ctl_fail(g, "WatchEvents", &err);
     return CTL_OK;
 }
 
@@ -447,11 +472,13 @@ static void parse_person(const char *s, Campsync__V1__PersonRef *p)
 
 int ctl_is_member(const ctl_globals *g, int argc, char **argv)
 {
-    if (ctl_wants_help(argc, argv) || argc != 3) {
-        printf("usage: campsyncctl is-member CAMPAIGN_ID PERSON\n"
-               "  The \"Member of SFDC Campaign\" filter. PERSON is a Marketo lead id, an\n"
-               "  email or a Salesforce Lead/Contact id. Exit 0 when a member, 1 when not.\n");
-        return ctl_wants_help(argc, argv) ? CTL_OK : CTL_USAGE;
+    int help = ctl_wants_help(argc, argv);
+    if (help || argc != 3) {
+        fprintf(help ? stdout : stderr,
+                "usage: campsyncctl is-member CAMPAIGN_ID PERSON\n"
+                "  The \"Member of SFDC Campaign\" filter. PERSON is a Marketo lead id, an\n"
+                "  email or a Salesforce Lead/Contact id. Exit 0 when a member, 1 when not.\n");
+        return help ? CTL_OK : CTL_USAGE;
     }
     Campsync__V1__PersonRef person;
     parse_person(argv[2], &person);
@@ -495,7 +522,7 @@ static int flow_action(const ctl_globals *g, int argc, char **argv, const char *
         if (o == 's')
             rq.status = optarg;
         else {
-            printf("%s", usage);
+            fputs(usage, o == 'h' ? stdout : stderr);
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }

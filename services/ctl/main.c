@@ -6,6 +6,7 @@
  * Exit codes: see ctl.h (0 ok, 1 service error, 2 usage, 3 unreachable,
  * 4 not serving, 5 partial batch failure).
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,19 @@ int ctl_fail(const ctl_globals *g, const char *what, const rpc_error *err)
     return err->code == GRPC_STATUS_UNAVAILABLE || err->code == GRPC_STATUS_DEADLINE_EXCEEDED
                ? CTL_UNREACHABLE
                : CTL_RPC_ERROR;
+}
+
+int ctl_parse_count(const char *s, long *out)
+{
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < 0) {
+        fprintf(stderr, "campsyncctl: \"%s\" is not a number (0 or more)\n", s);
+        return -1;
+    }
+    *out = v;
+    return 0;
 }
 
 int ctl_wants_help(int argc, char **argv)
@@ -163,6 +177,7 @@ int main(int argc, char **argv)
                      .attribution = env_or("CAMPSYNC_ATTRIBUTION", "127.0.0.1:50054"),
                      .timeout_ms = 30000};
     char *token = NULL;
+    int rc = -1;
     static const struct option longopts[] = {{"target", required_argument, NULL, 't'},
                                              {"reconciler", required_argument, NULL, 'r'},
                                              {"attribution", required_argument, NULL, 'a'},
@@ -188,14 +203,15 @@ int main(int argc, char **argv)
             token = read_token(optarg);
             if (!token) {
                 fprintf(stderr, "campsyncctl: cannot read --token-file %s\n", optarg);
-                return CTL_USAGE;
+                rc = CTL_USAGE;
+                goto out;
             }
             break;
         case 'T':
-            g.timeout_ms = strtol(optarg, NULL, 10);
-            if (g.timeout_ms <= 0) {
+            if (ctl_parse_count(optarg, &g.timeout_ms) != 0 || g.timeout_ms <= 0) {
                 fprintf(stderr, "campsyncctl: --timeout-ms must be a positive number\n");
-                return CTL_USAGE;
+                rc = CTL_USAGE;
+                goto out;
             }
             break;
         case 'j':
@@ -203,18 +219,20 @@ int main(int argc, char **argv)
             break;
         case 'h':
             usage(stdout);
-            return CTL_OK;
+            rc = CTL_OK;
+            goto out;
         default:
             usage(stderr);
-            return CTL_USAGE;
+            rc = CTL_USAGE;
+            goto out;
         }
     }
     g.token = token;
     if (optind >= argc || strcmp(argv[optind], "help") == 0) {
         usage(optind >= argc ? stderr : stdout);
-        return optind >= argc ? CTL_USAGE : CTL_OK;
+        rc = optind >= argc ? CTL_USAGE : CTL_OK;
+        goto out;
     }
-    int rc = -1;
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (strcmp(argv[optind], commands[i].name) == 0)
             rc = commands[i].run(&g, argc - optind, argv + optind);
@@ -224,6 +242,7 @@ int main(int argc, char **argv)
         rc = CTL_USAGE;
     }
     rpc_client_cleanup();
+out:
     free(token);
     return rc;
 }
