@@ -285,7 +285,7 @@ int ctl_bulk_date(const ctl_globals *g, int argc, char **argv)
         }
     }
     int64_t ignored;
-    if (argc - optind != 2 || date_arg("the date", argv[optind + 1], &ignored)) {
+    if (argc - optind != 2 || date_arg("DATE", argv[optind + 1], &ignored)) {
         fputs(usage, stderr);
         return CTL_USAGE;
     }
@@ -350,7 +350,13 @@ int ctl_report(const ctl_globals *g, int argc, char **argv)
     if (g->json) {
         ctl_print_json(ctl_pb_to_json(out));
     } else {
-        const char *h[] = {rq.group_by, "REVENUE", "TOUCHES", "OPPORTUNITIES"};
+        char key[32];
+        size_t k = 0;
+        for (; rq.group_by[k] && k < sizeof key - 1; k++)
+            key[k] = (char)(rq.group_by[k] >= 'a' && rq.group_by[k] <= 'z' ? rq.group_by[k] - 32
+                                                                           : rq.group_by[k]);
+        key[k] = '\0';
+        const char *h[] = {key, "REVENUE", "TOUCHES", "OPPORTUNITIES"};
         ctl_table *t = ctl_table_new(h, 4);
         for (size_t i = 0; i < r->n_rows; i++) {
             char money[48], touches[16], opps[16];

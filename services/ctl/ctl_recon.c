@@ -103,12 +103,13 @@ int ctl_link(const ctl_globals *g, int argc, char **argv)
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
-    if (optind != argc - 1 || parse_program(argv[optind], &rq.program_id) ||
-        (rq.campaign_id[0] != '\0') == (rq.new_campaign_name[0] != '\0')) {
+    if (optind != argc - 1 || (rq.campaign_id[0] != '\0') == (rq.new_campaign_name[0] != '\0')) {
         fprintf(stderr, "campsyncctl link: give PROGRAM_ID and one of --campaign or "
                         "--new-campaign (see --help)\n");
         return CTL_USAGE;
     }
+    if (parse_program(argv[optind], &rq.program_id))
+        return CTL_USAGE;
     ProtobufCMessage *out = NULL;
     int rc = unary(g, "Link", &rq.base, &out);
     if (rc)

@@ -10,6 +10,8 @@
  * Scenarios run in order on one stack: link, dry run, sync, cycles and
  * events build on each other; the attribution part makes its own campaign,
  * contact and opportunity; the health check that stops Redis runs last.
+ * CAMPSYNC_CTL_ECHO=1 copies every run's stdout and stderr to the test's
+ * stderr.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -107,6 +109,8 @@ static int ctl(const char *first, ...)
     assert_non_null(err_text);
     fprintf(stderr, "[%s] %s ... -> %d\n", name, first,
             WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (getenv("CAMPSYNC_CTL_ECHO")) /* =1: show what every run printed */
+        fprintf(stderr, "%s%s", out_text, err_text);
     if (!WIFEXITED(status) || strstr(err_text, "Sanitizer") || strstr(err_text, "runtime error:"))
         fail_msg("%s crashed (status %d):\n%s", name, status, err_text);
     out_json = json_array();
@@ -249,6 +253,8 @@ static void health_of_every_service(void **state)
     int port = ts_free_port();
     assert_true(port > 0);
     snprintf(dead, sizeof dead, "127.0.0.1:%d", port);
+    assert_int_equal(ctl("--target", "", "health", NULL), 2);
+    assert_contains(err_text, "empty target");
     assert_int_equal(ctl("--timeout-ms", "2000", "--target", dead, "health", NULL), 3);
     assert_contains(err_text, "UNAVAILABLE");
     assert_int_equal(ctl("--timeout-ms", "2000", "--reconciler", dead, "pairs", NULL), 3);
@@ -291,6 +297,7 @@ static void link_and_pairs(void **state)
     (void)state;
     assert_int_equal(ctl("link", "webinar", "--campaign", WEBINAR_CAMPAIGN, NULL), 2);
     assert_contains(err_text, "\"webinar\" is not a Marketo program id");
+    assert_int_equal(ctl("link", "-5", "--campaign", WEBINAR_CAMPAIGN, NULL), 2);
     assert_int_equal(ctl("link", "1001", NULL), 2);
     assert_int_equal(
         ctl("link", "1001", "--campaign", WEBINAR_CAMPAIGN, "--new-campaign", "x", NULL), 2);
@@ -636,6 +643,7 @@ static void mapping_touchpoints_and_attribution(void **state)
     assert_contains(out_text, campaign);
     assert_contains(out_text, "1,234.56");
     assert_contains(out_text, "total revenue");
+    assert_contains(out_text, "CAMPAIGN ");
 
     assert_int_equal(ctl("--json", "attribute", "--model", "w-shaped", opp, NULL), 0);
     json_t *a = only_doc();
