@@ -287,7 +287,19 @@ char *sf_errors_markdown(void)
     fputs("\nPer-record failures inside sObject Collections results never fail a\n"
           "batch: they come back as FAILED with the statusCode, except\n"
           "`DUPLICATE_VALUE` when adding campaign members and `ENTITY_IS_DELETED`\n"
-          "when deleting, which are SKIPPED (nothing left to do).\n",
+          "when deleting, which are SKIPPED (nothing left to do).\n"
+          "\n"
+          "Writes that are not idempotent (creates) are never sent again once the\n"
+          "request may have reached Salesforce (no answer, a dropped connection, a\n"
+          "timeout): the caller gets UNAVAILABLE saying the request may have been\n"
+          "applied, and each such request uses a new connection so the HTTP client\n"
+          "cannot silently resend it either. Only a refused connection or a 5xx\n"
+          "answer (not processed) is retried for them.\n"
+          "\n"
+          "An answer that is not JSON (cut or garbled): a query page is read again\n"
+          "(up to 2 more times, then UNAVAILABLE \"query answer unreadable\"); a write\n"
+          "fails with UNAVAILABLE \"collection answer unreadable\" (it may have been\n"
+          "applied).\n",
           f);
     if (fclose(f) != 0) {
         free(out);
