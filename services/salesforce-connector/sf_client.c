@@ -535,6 +535,16 @@ int sf_client_query(sf_client *c, const soql *q, bool all, int64_t deadline_ms, 
     while (path && rc == 0) {
         http_response resp;
         rc = sf_client_request(c, HTTP_GET, path, NULL, endpoint, true, deadline_ms, &resp, f);
+        if (rc != 0 && unreadable) {
+            /* E.g. the last page of a cursor: Salesforce may have closed the
+             * cursor once it served that page, so it cannot be read again. */
+            char was[sizeof f->msg];
+            snprintf(was, sizeof was, "%s", f->msg);
+            rc = sf_fail(f, GRPC_STATUS_UNAVAILABLE,
+                         "salesforce query answer unreadable (%s), and reading the page again "
+                         "failed: %s; run the query again",
+                         se.msg, was);
+        }
         if (rc != 0)
             break;
         sf_page page = {0};

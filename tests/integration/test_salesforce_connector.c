@@ -945,6 +945,54 @@ static void token_expiring_between_pages_loses_no_member(void **state)
     free_ids(ids, n);
 }
 
+static void cut_page_mid_stream_is_read_again(void **state)
+{
+    (void)state;
+    /* The second page's answer is cut in half: the connector reads that
+     * page again through the same cursor, and nobody is lost or repeated. */
+    set_faults("\"next\":[\"none\",\"truncate\"]");
+    reset_calls();
+    size_t n = 0;
+    char **ids = stream_big(NULL, &n);
+    clear_faults();
+    assert_int_equal(calls_to("GET query"), (long long)((n + 1999) / 2000) + 1);
+    free_ids(ids, n);
+}
+
+static void cut_last_page_fails_saying_why(void **state)
+{
+    (void)state;
+    /* The last page closes the cursor when served, so a cut last page
+     * cannot be read again: the stream ends UNAVAILABLE, saying so. */
+    size_t pages = (big_members + 1999) / 2000;
+    char next[256] = "\"next\":[";
+    for (size_t i = 0; i + 1 < pages; i++)
+        strcat(next, "\"none\",");
+    strcat(next, "\"truncate\"]");
+    set_faults(next);
+    Campsync__V1__StreamCampaignMembersRequest rq =
+        CAMPSYNC__V1__STREAM_CAMPAIGN_MEMBERS_REQUEST__INIT;
+    rq.campaign_id = big_campaign;
+    rpc_stream *s = NULL;
+    rpc_error err = {0};
+    assert_int_equal(rpc_stream_open(sf, SVC, "StreamCampaignMembers", &rq.base, NULL, &s, &err),
+                     0);
+    ProtobufCMessage *msg;
+    size_t n = 0;
+    int rc;
+    while ((rc = rpc_stream_next(s, &msg, &err)) == 1) {
+        n += ((Campsync__V1__CampaignMemberPage *)msg)->n_members;
+        protobuf_c_message_free_unpacked(msg, NULL);
+    }
+    rpc_stream_close(s);
+    clear_faults();
+    assert_int_equal(rc, -1);
+    assert_int_equal(err.code, GRPC_STATUS_UNAVAILABLE);
+    assert_non_null(strstr(err.message, "unreadable"));
+    assert_non_null(strstr(err.message, "INVALID_QUERY_LOCATOR"));
+    assert_int_equal(n, (pages - 1) * 2000);
+}
+
 static void status_writes_use_one_call_per_200_members(void **state)
 {
     (void)state;
@@ -1016,6 +1064,8 @@ int main(void)
     const struct CMUnitTest big[] = {
         cmocka_unit_test(stream_uses_one_query_call_per_2000_members),
         cmocka_unit_test(token_expiring_between_pages_loses_no_member),
+        cmocka_unit_test(cut_page_mid_stream_is_read_again),
+        cmocka_unit_test(cut_last_page_fails_saying_why),
         cmocka_unit_test(status_writes_use_one_call_per_200_members),
     };
     return failed + cmocka_run_group_tests(big, setup_big, teardown);
