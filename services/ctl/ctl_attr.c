@@ -37,13 +37,18 @@ static int64_t parse_date(const char *s)
     return (int64_t)timegm(&tm) * 1000;
 }
 
-static int date_arg(const char *flag, const char *s, int64_t *ms)
+/* A date option as the service's bound: its midnight UTC, or with
+ * through_day the next midnight, so "--to D" includes day D (the services
+ * treat to_ms as exclusive). */
+static int date_arg(const char *flag, const char *s, int through_day, int64_t *ms)
 {
     *ms = parse_date(s);
     if (*ms < 0) {
         fprintf(stderr, "campsyncctl: %s wants a date YYYY-MM-DD, got \"%s\"\n", flag, s);
         return -1;
     }
+    if (through_day)
+        *ms += 86400000LL;
     return 0;
 }
 
@@ -201,13 +206,15 @@ int ctl_touchpoints(const ctl_globals *g, int argc, char **argv)
         else if (o == 'a')
             rq.account_id = optarg;
         else if (o == 'f' || o == 't') {
-            if (date_arg(o == 'f' ? "--from" : "--to", optarg, o == 'f' ? &rq.from_ms : &rq.to_ms))
+            if (date_arg(o == 'f' ? "--from" : "--to", optarg, o == 't',
+                         o == 'f' ? &rq.from_ms : &rq.to_ms))
                 return CTL_USAGE;
         } else {
             fprintf(o == 'h' ? stdout : stderr,
                     "usage: campsyncctl touchpoints [--campaign ID] [--person ID] [--account ID]\n"
                     "                              [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
-                    "  Lists stored touchpoints (offline and ingested).\n");
+                    "  Lists stored touchpoints (offline and ingested); dates are UTC days,\n"
+                    "  --to included.\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
@@ -257,7 +264,8 @@ int ctl_bulk_date(const ctl_globals *g, int argc, char **argv)
         "usage: campsyncctl bulk-date CAMPAIGN_ID YYYY-MM-DD [--status S]... [--responded yes|no]\n"
         "                             [--created-from D] [--created-to D] [--member ID]...\n"
         "  Sets the Buyer Touchpoint Date of the campaign's members (all, or those\n"
-        "  matching every filter given), e.g. to the day of a trade show uploaded late.\n";
+        "  matching every filter given), e.g. to the day of a trade show uploaded late.\n"
+        "  --created-from/--created-to bound the member's creation day (both included).\n";
     Campsync__V1__BulkDateRequest rq = CAMPSYNC__V1__BULK_DATE_REQUEST__INIT;
     Campsync__V1__OptBool responded = CAMPSYNC__V1__OPT_BOOL__INIT;
     char *statuses[64], *members[256];
@@ -276,7 +284,7 @@ int ctl_bulk_date(const ctl_globals *g, int argc, char **argv)
             }
             rq.has_responded = &responded;
         } else if (o == 'f' || o == 't') {
-            if (date_arg(o == 'f' ? "--created-from" : "--created-to", optarg,
+            if (date_arg(o == 'f' ? "--created-from" : "--created-to", optarg, o == 't',
                          o == 'f' ? &rq.created_from_ms : &rq.created_to_ms))
                 return CTL_USAGE;
         } else {
@@ -285,7 +293,7 @@ int ctl_bulk_date(const ctl_globals *g, int argc, char **argv)
         }
     }
     int64_t ignored;
-    if (argc - optind != 2 || date_arg("DATE", argv[optind + 1], &ignored)) {
+    if (argc - optind != 2 || date_arg("DATE", argv[optind + 1], 0, &ignored)) {
         fputs(usage, stderr);
         return CTL_USAGE;
     }
@@ -330,7 +338,8 @@ int ctl_report(const ctl_globals *g, int argc, char **argv)
         else if (o == 'l')
             rq.half_life_days = atof(optarg);
         else if (o == 'f' || o == 't') {
-            if (date_arg(o == 'f' ? "--from" : "--to", optarg, o == 'f' ? &rq.from_ms : &rq.to_ms))
+            if (date_arg(o == 'f' ? "--from" : "--to", optarg, o == 't',
+                         o == 'f' ? &rq.from_ms : &rq.to_ms))
                 return CTL_USAGE;
         } else {
             fprintf(
@@ -338,7 +347,8 @@ int ctl_report(const ctl_globals *g, int argc, char **argv)
                 "usage: campsyncctl report [--model M] [--group-by channel|subchannel|campaign]\n"
                 "                          [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
                 "  Revenue and touches by channel, subchannel or campaign under a model\n"
-                "  (default w_shaped).\n");
+                "  (default w_shaped), over touchpoints from --from to --to (UTC days, both\n"
+                "  included).\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }

@@ -625,6 +625,19 @@ static void mapping_touchpoints_and_attribution(void **state)
     ymd(jint(only_doc(), "at_ms"), day);
     assert_string_equal(day, redate);
     assert_string_equal(jstr(only_doc(), "id"), tp_id);
+    /* --to names a day that is included */
+    assert_int_equal(ctl("--json", "touchpoints", "--campaign", campaign, "--from", redate, "--to",
+                         redate, NULL),
+                     0);
+    assert_string_equal(jstr(only_doc(), "id"), tp_id);
+    char before[11];
+    ymd(now - 4 * DAY_MS, before);
+    assert_int_equal(ctl("--json", "touchpoints", "--campaign", campaign, "--to", before, NULL), 0);
+    assert_int_equal(json_array_size(out_json), 0);
+    /* a member filter that matches nobody changes nothing */
+    assert_int_equal(
+        ctl("--json", "bulk-date", campaign, before, "--status", "No Such Status", NULL), 0);
+    assert_int_equal(jint(only_doc(), "matched"), 0);
 
     assert_int_equal(ctl("--json", "report", "--model", "w_shaped", NULL), 0);
     json_t *rep = only_doc();
@@ -639,6 +652,14 @@ static void mapping_touchpoints_and_attribution(void **state)
     }
     assert_true(events_rev >= 123456);
     assert_int_equal(total, jint(rep, "total_revenue_minor"));
+    /* one day, both bounds on it: only the re-dated touch */
+    assert_int_equal(
+        ctl("--json", "report", "--group-by", "campaign", "--from", redate, "--to", redate, NULL),
+        0);
+    rows = json_object_get(only_doc(), "rows");
+    assert_int_equal(json_array_size(rows), 1);
+    assert_string_equal(jstr(json_array_get(rows, 0), "key"), campaign);
+    assert_int_equal(jint(json_array_get(rows, 0), "revenue_minor"), 123456);
     assert_int_equal(ctl("report", "--model", "linear", "--group-by", "campaign", NULL), 0);
     assert_contains(out_text, campaign);
     assert_contains(out_text, "1,234.56");
