@@ -73,7 +73,7 @@ static long peak_kib(void)
     return kib;
 }
 
-static Campsync__V1__CycleRecord *sync_now(long long program)
+static Campsync__V1__CycleRecord *sync_once(long long program)
 {
     Campsync__V1__SyncRequest rq = CAMPSYNC__V1__SYNC_REQUEST__INIT;
     rq.program_id = program;
@@ -98,6 +98,16 @@ static Campsync__V1__CycleRecord *sync_now(long long program)
     return rec;
 }
 
+/* A call started while the channel reconnects (the server's connection age)
+ * fails UNAVAILABLE before reaching the server: try again. */
+static Campsync__V1__CycleRecord *sync_now(long long program)
+{
+    Campsync__V1__CycleRecord *rec = NULL;
+    for (int i = 0; i < 3 && !rec; i++)
+        rec = sync_once(program);
+    return rec;
+}
+
 static int run(const char *what, long long program, long long members)
 {
     json_decref(ts_admin(stack, "DELETE", "/admin/calls", NULL, NULL));
@@ -118,6 +128,8 @@ static int run(const char *what, long long program, long long members)
     printf("%-14s calls: marketo %lld reads + %lld writes, salesforce %lld reads + %lld writes; "
            "changes %lld (>= %lld write calls at 300/call)\n",
            "", mk.reads, mk.writes, sf.reads, sf.writes, changes, (changes + 299) / 300);
+    if (rec->message && rec->message[0])
+        printf("%-14s message: %.300s\n", "", rec->message);
     printf("%-14s reconciler peak RSS %ld KiB\n", "", peak_kib());
     fflush(stdout);
     protobuf_c_message_free_unpacked(&rec->base, NULL);
