@@ -376,12 +376,14 @@ int ctl_cycles(const ctl_globals *g, int argc, char **argv)
     return CTL_OK;
 }
 
-static volatile sig_atomic_t stop_watching;
-
+/* Ctrl-C ends a watch. The stream read blocks inside gRPC until the next
+ * event, which may never come, so a flag checked between events would not
+ * stop a quiet watch: exit at once instead. Every event is flushed as it is
+ * printed, so nothing printed is lost. */
 static void on_sigint(int sig)
 {
     (void)sig;
-    stop_watching = 1;
+    _exit(CTL_OK);
 }
 
 int ctl_events(const ctl_globals *g, int argc, char **argv)
@@ -419,7 +421,9 @@ int ctl_events(const ctl_globals *g, int argc, char **argv)
     rpc_client *c = ctl_client(g, g->reconciler);
     if (!c)
         return CTL_USAGE;
-    signal(SIGINT, on_sigint);
+    struct sigaction sa = {.sa_handler = on_sigint};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
     rpc_stream *s = NULL;
     rpc_error err = {0};
     /* A watch is open-ended: its deadline is a day, not the call timeout. */
@@ -429,8 +433,7 @@ int ctl_events(const ctl_globals *g, int argc, char **argv)
     ProtobufCMessage *msg = NULL;
     int rc = 0;
     long seen = 0;
-    while (!stop_watching && (count < 0 || seen < count) &&
-           (rc = rpc_stream_next(s, &msg, &err)) == 1) {
+    while ((count < 0 || seen < count) && (rc = rpc_stream_next(s, &msg, &err)) == 1) {
         const Campsync__V1__MembershipEvent *e = (const void *)msg;
         if (g->json) {
             ctl_print_json(ctl_pb_to_json(msg));
@@ -451,7 +454,7 @@ int ctl_events(const ctl_globals *g, int argc, char **argv)
     rpc_stream_close(s);
     /* The server ended the watch with an error (a bad --from, the service
      * going away): say so instead of exiting as if all went well. */
-    if (rc < 0 && !stop_watching)
+    if (rc < 0)
         return ctl_fail(g, "WatchEvents", &err);
     return CTL_OK;
 }

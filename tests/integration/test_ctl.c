@@ -67,13 +67,9 @@ static int teardown(void **state)
     return 0;
 }
 
-/*
- * Runs campsyncctl with the service addresses of the stack and the
- * NULL-terminated args; returns its exit code. stdout/stderr land in
- * out_text/err_text; out_json holds each stdout line parsed as JSON (NULL
- * when some line is not JSON). A crash or a sanitizer report fails the test.
- */
-static int ctl(const char *first, ...)
+/* Starts campsyncctl with the service addresses of the stack and args
+ * (NULL-terminated). */
+static ts_proc *ctl_start(const char *const *args)
 {
     const char *argv[64];
     int n = 0;
@@ -82,22 +78,30 @@ static int ctl(const char *first, ...)
     argv[n++] = env.stack->target[TS_SVC_RECONCILER];
     argv[n++] = "--attribution";
     argv[n++] = env.stack->target[TS_SVC_ATTRIBUTION];
-    va_list ap;
-    va_start(ap, first);
-    for (const char *a = first; a; a = va_arg(ap, const char *)) {
+    for (; *args; args++) {
         assert_true(n < 63);
-        argv[n++] = a;
+        argv[n++] = *args;
     }
-    va_end(ap);
     argv[n] = NULL;
     char name[32];
     snprintf(name, sizeof name, "ctl-%d", ++runs);
     ts_proc *p = ts_proc_spawn(argv, NULL, env.stack->dir, name);
     assert_non_null(p);
+    return p;
+}
+
+/*
+ * Waits for a started campsyncctl and returns its exit code. stdout/stderr
+ * land in out_text/err_text; out_json holds each stdout line parsed as JSON
+ * (NULL when some line is not JSON). A crash or a sanitizer report fails the
+ * test.
+ */
+static int ctl_finish(ts_proc *p)
+{
     int status = 0;
     if (ts_proc_wait(p, 60000, &status) != 0) {
         ts_proc_free(p);
-        fail_msg("%s: campsyncctl did not exit within 60 s", name);
+        fail_msg("ctl-%d: campsyncctl did not exit within 60 s", runs);
     }
     free(out_text);
     free(err_text);
@@ -107,12 +111,11 @@ static int ctl(const char *first, ...)
     ts_proc_free(p);
     assert_non_null(out_text);
     assert_non_null(err_text);
-    fprintf(stderr, "[%s] %s ... -> %d\n", name, first,
-            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    fprintf(stderr, "[ctl-%d] -> %d\n", runs, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     if (getenv("CAMPSYNC_CTL_ECHO")) /* =1: show what every run printed */
         fprintf(stderr, "%s%s", out_text, err_text);
     if (!WIFEXITED(status) || strstr(err_text, "Sanitizer") || strstr(err_text, "runtime error:"))
-        fail_msg("%s crashed (status %d):\n%s", name, status, err_text);
+        fail_msg("ctl-%d crashed (status %d):\n%s", runs, status, err_text);
     out_json = json_array();
     char *save = NULL, *copy = strdup(out_text);
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -127,6 +130,22 @@ static int ctl(const char *first, ...)
     }
     free(copy);
     return WEXITSTATUS(status);
+}
+
+/* Runs campsyncctl with the NULL-terminated args (see ctl_finish). */
+static int ctl(const char *first, ...)
+{
+    const char *args[64];
+    int n = 0;
+    va_list ap;
+    va_start(ap, first);
+    for (const char *a = first; a; a = va_arg(ap, const char *)) {
+        assert_true(n < 63);
+        args[n++] = a;
+    }
+    va_end(ap);
+    args[n] = NULL;
+    return ctl_finish(ctl_start(args));
 }
 
 /* The only JSON document the last run printed. */
@@ -410,6 +429,23 @@ static void events_replay(void **state)
     assert_string_equal(jstr(only_doc(), "event_id"), second);
     assert_int_equal(ctl("events", "--from", "0", "--count", "2", NULL), 0);
     assert_contains(out_text, "_SFDC_CAMPAIGN");
+    /* an open-ended watch: Ctrl-C ends it (exit 0) even when no event comes */
+    static const char *const watch[] = {"--json", "events", "--from", "0", NULL};
+    ts_proc *p = ctl_start(watch);
+    for (int i = 0; i < 200; i++) {
+        char *text = ts_read_file(ts_proc_stdout_path(p), NULL);
+        int some = text && strchr(text, '\n');
+        free(text);
+        if (some)
+            break;
+        ts_sleep_ms(50);
+    }
+    ts_sleep_ms(300); /* the replay is over: the watch waits for news */
+    assert_int_equal(ts_proc_signal(p, SIGINT), 0);
+    assert_int_equal(ctl_finish(p), 0);
+    assert_non_null(out_json);
+    assert_true(json_array_size(out_json) >= 3);
+
     /* the service ends the watch with an error: not a success */
     assert_int_equal(ctl("--json", "events", "--from", "not-an-id", "--count", "1", NULL), 1);
     assert_string_equal(jstr(only_doc(), "code"), "INVALID_ARGUMENT");
