@@ -265,29 +265,28 @@ int ctl_sync(const ctl_globals *g, int argc, char **argv)
     rpc_stream_close(s);
     if (tty)
         fputs("\n", stderr);
-    if (rc < 0) {
-        if (final_msg)
-            protobuf_c_message_free_unpacked(final_msg, NULL);
-        return ctl_fail(g, "SyncNow", &err);
-    }
     if (!final) {
+        if (rc < 0)
+            return ctl_fail(g, "SyncNow", &err);
         rpc_error none = {.code = GRPC_STATUS_UNKNOWN};
         snprintf(none.message, sizeof none.message,
                  "the stream ended without a cycle record; see `campsyncctl cycles %lld`",
                  (long long)rq.program_id);
         return ctl_fail(g, "SyncNow", &none);
     }
+    /* A cycle that failed or was aborted still sends its record before the
+     * error status: show both. */
     if (g->json)
         ctl_print_json(ctl_pb_to_json(&final->base));
     else
         print_cycle(final);
     /* Incomplete: some records failed (retried next cycle); Failed: the
      * cycle as a whole did not go through. */
-    int exit_code = strcmp(final->status, "Succeeded") == 0    ? CTL_OK
+    int exit_code = rc < 0                                     ? ctl_fail(g, "SyncNow", &err)
+                    : strcmp(final->status, "Succeeded") == 0  ? CTL_OK
                     : strcmp(final->status, "Incomplete") == 0 ? CTL_PARTIAL
                                                                : CTL_RPC_ERROR;
-    if (final_msg)
-        protobuf_c_message_free_unpacked(final_msg, NULL);
+    protobuf_c_message_free_unpacked(final_msg, NULL);
     return exit_code;
 }
 

@@ -406,6 +406,27 @@ static void dry_run_then_sync(void **state)
     assert_string_equal(jstr(json_array_get(cycles, 0), "status"), "Succeeded");
     assert_int_equal(ctl("cycles", "1001", NULL), 0);
     assert_contains(out_text, "Succeeded");
+
+    /* a status added to the campaign stops cycles (C6): the Failed record
+     * is printed, then the service's error, exit 1 */
+    char *extra = rt_sf_create(&env, "CampaignMemberStatus",
+                               "{\"CampaignId\":\"" WEBINAR_CAMPAIGN "\",\"Label\":\"Maybe\","
+                               "\"SortOrder\":99}");
+    assert_non_null(extra);
+    assert_int_equal(ctl("--json", "sync", "1001", NULL), 1);
+    assert_non_null(out_json);
+    n = json_array_size(out_json);
+    assert_true(n >= 2);
+    rec = json_array_get(out_json, n - 2);
+    assert_string_equal(jstr(rec, "status"), "Failed");
+    assert_contains(jstr(rec, "message"), "\"Maybe\"");
+    assert_string_equal(jstr(json_array_get(out_json, n - 1), "code"), "FAILED_PRECONDITION");
+    assert_int_equal(ctl("sync", "1001", NULL), 1);
+    assert_contains(out_text, "status     Failed");
+    assert_contains(err_text, "FAILED_PRECONDITION");
+    assert_int_equal(rt_post(&env, "/admin/salesforce/delete", json_pack("{s:s}", "id", extra)), 0);
+    free(extra);
+    assert_int_equal(ctl("sync", "1001", NULL), 0);
 }
 
 static void events_replay(void **state)
