@@ -73,6 +73,40 @@ static int parse_model(const char *s, Campsync__V1__Model *m)
     return 0;
 }
 
+/* "FT,LC,OC,CW,MIDDLE" in basis points (summing to 10000) -> the CUSTOM
+ * model's weights. 0 or -1 with a message. */
+static int parse_custom(const char *s, Campsync__V1__CustomWeights *w)
+{
+    int ft, lc, oc, cw, mid, used = -1;
+    if (sscanf(s, "%d,%d,%d,%d,%d%n", &ft, &lc, &oc, &cw, &mid, &used) != 5 || s[used] != '\0' ||
+        ft < 0 || lc < 0 || oc < 0 || cw < 0 || mid < 0) {
+        fprintf(stderr,
+                "campsyncctl: --custom wants FT,LC,OC,CW,MIDDLE in basis points (e.g. "
+                "2500,2500,2000,2000,1000), got \"%s\"\n",
+                s);
+        return -1;
+    }
+    w->ft_bp = ft;
+    w->lc_bp = lc;
+    w->oc_bp = oc;
+    w->cw_bp = cw;
+    w->middle_bp = mid;
+    return 0;
+}
+
+/* A positive number of days for --half-life-days. */
+static int parse_half_life(const char *s, double *out)
+{
+    char *end = NULL;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v > 0)) {
+        fprintf(stderr, "campsyncctl: --half-life-days wants a positive number, got \"%s\"\n", s);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
 static void print_mapping(const Campsync__V1__ChannelMapping *m)
 {
     static const char *const h[] = {"CAMPAIGN TYPE", "CHANNEL", "SUBCHANNEL"};
@@ -322,22 +356,29 @@ int ctl_report(const ctl_globals *g, int argc, char **argv)
                                          {"from", required_argument, NULL, 'f'},
                                          {"to", required_argument, NULL, 't'},
                                          {"half-life-days", required_argument, NULL, 'l'},
+                                         {"custom", required_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     Campsync__V1__ReportRequest rq = CAMPSYNC__V1__REPORT_REQUEST__INIT;
+    Campsync__V1__CustomWeights custom = CAMPSYNC__V1__CUSTOM_WEIGHTS__INIT;
     rq.group_by = "channel";
     rq.model = CAMPSYNC__V1__MODEL__W_SHAPED;
     int o;
     optind = 0;
-    while ((o = getopt_long(argc, argv, "m:g:f:t:l:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "m:g:f:t:l:c:h", opts, NULL)) != -1) {
         if (o == 'm') {
             if (parse_model(optarg, &rq.model))
                 return CTL_USAGE;
         } else if (o == 'g')
             rq.group_by = optarg;
-        else if (o == 'l')
-            rq.half_life_days = atof(optarg);
-        else if (o == 'f' || o == 't') {
+        else if (o == 'l') {
+            if (parse_half_life(optarg, &rq.half_life_days))
+                return CTL_USAGE;
+        } else if (o == 'c') {
+            if (parse_custom(optarg, &custom))
+                return CTL_USAGE;
+            rq.custom = &custom;
+        } else if (o == 'f' || o == 't') {
             if (date_arg(o == 'f' ? "--from" : "--to", optarg, o == 't',
                          o == 'f' ? &rq.from_ms : &rq.to_ms))
                 return CTL_USAGE;
@@ -346,9 +387,11 @@ int ctl_report(const ctl_globals *g, int argc, char **argv)
                 o == 'h' ? stdout : stderr,
                 "usage: campsyncctl report [--model M] [--group-by channel|subchannel|campaign]\n"
                 "                          [--from YYYY-MM-DD] [--to YYYY-MM-DD]\n"
+                "                          [--custom FT,LC,OC,CW,MIDDLE] [--half-life-days D]\n"
                 "  Revenue and touches by channel, subchannel or campaign under a model\n"
                 "  (default w_shaped), over touchpoints from --from to --to (UTC days, both\n"
-                "  included).\n");
+                "  included). --custom gives the custom model's weights in basis points\n"
+                "  (sum 10000); --half-life-days the time_decay half-life (default 7).\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }
@@ -386,20 +429,33 @@ int ctl_report(const ctl_globals *g, int argc, char **argv)
 int ctl_attribute(const ctl_globals *g, int argc, char **argv)
 {
     static const struct option opts[] = {{"model", required_argument, NULL, 'm'},
+                                         {"custom", required_argument, NULL, 'c'},
+                                         {"half-life-days", required_argument, NULL, 'l'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     Campsync__V1__AttributeRequest rq = CAMPSYNC__V1__ATTRIBUTE_REQUEST__INIT;
+    Campsync__V1__CustomWeights custom = CAMPSYNC__V1__CUSTOM_WEIGHTS__INIT;
     rq.model = CAMPSYNC__V1__MODEL__W_SHAPED;
     int o;
     optind = 0;
-    while ((o = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+    while ((o = getopt_long(argc, argv, "m:c:l:h", opts, NULL)) != -1) {
         if (o == 'm') {
             if (parse_model(optarg, &rq.model))
                 return CTL_USAGE;
+        } else if (o == 'c') {
+            if (parse_custom(optarg, &custom))
+                return CTL_USAGE;
+            rq.custom = &custom;
+        } else if (o == 'l') {
+            if (parse_half_life(optarg, &rq.half_life_days))
+                return CTL_USAGE;
         } else {
             fprintf(o == 'h' ? stdout : stderr,
-                    "usage: campsyncctl attribute [--model M] [OPPORTUNITY_ID...]\n"
-                    "  Each opportunity's touchpoints with their positions, weight and revenue.\n");
+                    "usage: campsyncctl attribute [--model M] [--custom FT,LC,OC,CW,MIDDLE]\n"
+                    "                             [--half-life-days D] [OPPORTUNITY_ID...]\n"
+                    "  Each opportunity's touchpoints with their positions, weight and revenue\n"
+                    "  (every opportunity when none named). --custom: the custom model's\n"
+                    "  weights in basis points (sum 10000); --half-life-days: time_decay's.\n");
             return o == 'h' ? CTL_OK : CTL_USAGE;
         }
     }

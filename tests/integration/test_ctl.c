@@ -738,6 +738,25 @@ static void mapping_touchpoints_and_attribution(void **state)
     assert_true(json_array_size(touches) >= 1);
     assert_int_equal(rev, 123456);
     assert_int_equal(ppm, 1000000);
+    /* the custom model needs its weights: from --custom, else the service
+     * refuses */
+    assert_int_equal(ctl("attribute", "--model", "custom", opp, NULL), 1);
+    assert_contains(err_text, "CUSTOM");
+    assert_int_equal(ctl("attribute", "--model", "custom", "--custom", "2500,2500", opp, NULL), 2);
+    assert_int_equal(ctl("--json", "attribute", "--model", "custom", "--custom",
+                         "2500,2500,2000,2000,1000", opp, NULL),
+                     0);
+    assert_string_equal(jstr(only_doc(), "model"), "CUSTOM");
+    assert_int_equal(jint(only_doc(), "amount_minor"), 123456);
+    assert_int_equal(ctl("--json", "report", "--model", "custom", "--custom",
+                         "2500,2500,2000,2000,1000", "--group-by", "campaign", "--from", redate,
+                         "--to", redate, NULL),
+                     0);
+    assert_int_equal(jint(only_doc(), "total_revenue_minor"), 123456);
+    assert_int_equal(
+        ctl("--json", "attribute", "--model", "time_decay", "--half-life-days", "3", opp, NULL), 0);
+    assert_string_equal(jstr(only_doc(), "model"), "TIME_DECAY");
+    assert_int_equal(ctl("report", "--half-life-days", "-1", NULL), 2);
     assert_int_equal(ctl("attribute", opp, NULL), 0);
     assert_contains(out_text, "1,234.56");
 
