@@ -300,6 +300,12 @@ static void health_follows_redis(void **state)
     }
     assert_int_equal(rc, 4);
     assert_string_equal(jstr(only_doc(), "status"), "NOT_SERVING");
+    /* the process itself is fine */
+    assert_int_equal(ctl("--target", target, "--json", "health", "liveness", NULL), 0);
+    assert_string_equal(jstr(only_doc(), "service"), "liveness");
+    assert_string_equal(jstr(only_doc(), "status"), "SERVING");
+    assert_int_equal(ctl("--target", target, "health", "no.such.Service", NULL), 1);
+    assert_contains(err_text, "NOT_FOUND");
     assert_int_equal(ts_redis_restart(env.stack->redis), 0);
     for (int i = 0; i < 80 && rc != 0; i++) {
         rc = ctl("--timeout-ms", "3000", "--target", target, "health", NULL);
@@ -534,10 +540,14 @@ static void filter_and_flow_actions(void **state)
     assert_string_equal(rt_sf_status(st, TRADESHOW_CAMPAIGN, new_id), "");
     json_decref(st);
 
-    /* a campaign that does not exist: the service refuses (1), or every
-     * record fails (5); never success */
-    int rc = ctl("add-to-campaign", "701Dn0000000NOPEAA", "--status", "Invited", outsider_s, NULL);
-    assert_true(rc == 1 || rc == 5);
+    /* a campaign that does not exist: the record fails, exit 5 */
+    assert_int_equal(ctl("--json", "add-to-campaign", "701Dn0000000NOPEAA", "--status", "Invited",
+                         outsider_s, NULL),
+                     5);
+    res = json_object_get(json_object_get(only_doc(), "result"), "results");
+    assert_string_equal(jstr(json_array_get(res, 0), "outcome"), "OUTCOME_FAILED");
+    assert_true(jstr(json_array_get(res, 0), "reason")[0] != '\0');
+    assert_int_equal(jint(json_object_get(only_doc(), "result"), "failed"), 1);
 }
 
 /* ---- attribution ---- */
