@@ -61,6 +61,12 @@ int64_t rc_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+bool rc_is_read(const char *method)
+{
+    return strncmp(method, "Get", 3) == 0 || strncmp(method, "List", 4) == 0 ||
+           strncmp(method, "Check", 5) == 0 || strncmp(method, "Stream", 6) == 0;
+}
+
 static int call(rc_svc *s, rpc_client *c, const ProtobufCServiceDescriptor *d, const char *vendor,
                 rpc_call *parent, const char *method, const ProtobufCMessage *rq,
                 ProtobufCMessage **out, rc_err *err)
@@ -69,6 +75,15 @@ static int call(rc_svc *s, rpc_client *c, const ProtobufCServiceDescriptor *d, c
     rpc_call_opts o = {.parent = parent, .timeout_ms = s->call_timeout_ms};
     *out = NULL;
     int rc = rpc_client_unary(c, d, method, rq, out, &o, &e);
+    /* A read refused UNAVAILABLE (typically started while the channel
+     * reconnects after the server's connection-age GOAWAY) is asked again;
+     * a write is not: it may have been applied. */
+    for (int i = 0; i < 2 && rc == GRPC_STATUS_UNAVAILABLE && rc_is_read(method); i++) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        memset(&e, 0, sizeof e);
+        rc = rpc_client_unary(c, d, method, rq, out, &o, &e);
+    }
     if (rc != 0)
         return rc_fail(err, rc, "%s connector %s: %s", vendor, method, e.message);
     return 0;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "hmap.h"
 #include "recon_svc.h"
@@ -120,7 +121,7 @@ static int oom(rc_err *err)
     return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory reading the pair");
 }
 
-static int stream_all(reader *r, bool mkto, const ProtobufCMessage *rq, rc_err *err)
+static int stream_once(reader *r, bool mkto, const ProtobufCMessage *rq, bool *got_any, rc_err *err)
 {
     rc_svc *s = r->s;
     rpc_error e = {0};
@@ -152,6 +153,7 @@ static int stream_all(reader *r, bool mkto, const ProtobufCMessage *rq, rc_err *
             rpc_stream_close(st);
             return oom(err);
         }
+        *got_any = true;
         if (mkto) {
             r->out->api_calls_mkto++;
             const Campsync__V1__ProgramMemberPage *p = (const void *)m;
@@ -172,6 +174,20 @@ static int stream_all(reader *r, bool mkto, const ProtobufCMessage *rq, rc_err *
     }
     rpc_stream_close(st);
     return 0;
+}
+
+/* A stream refused UNAVAILABLE before its first page (the channel was
+ * reconnecting) is opened again. */
+static int stream_all(reader *r, bool mkto, const ProtobufCMessage *rq, rc_err *err)
+{
+    for (int i = 0;; i++) {
+        bool got_any = false;
+        int rc = stream_once(r, mkto, rq, &got_any, err);
+        if (rc == 0 || got_any || i == 2 || err->code != GRPC_STATUS_UNAVAILABLE)
+            return rc;
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static int take_leads(reader *r, ProtobufCMessage *m, rc_err *err)

@@ -102,6 +102,9 @@ int rc_mkto_call(rc_svc *s, rpc_call *parent, const char *method, const Protobuf
 int rc_sf_call(rc_svc *s, rpc_call *parent, const char *method, const ProtobufCMessage *rq,
                ProtobufCMessage **out, rc_err *err);
 
+/* Methods that only read (Get*, List*, Check*, Stream*): safe to ask again. */
+bool rc_is_read(const char *method);
+
 /* The campaign Type for a channel (C2). */
 const char *rc_type_for_channel(const rc_svc *s, const char *channel);
 
