@@ -521,10 +521,13 @@ static int load_programs(mkto_state *s, json_t *arr, char *err, size_t err_len)
         if (p->channel && p->ch < 0) {
             snprintf(err, err_len, "marketo.programs[%zu]: channel '%s' is not in marketo.channels",
                      i, p->channel);
+            program_free(p);
             return -1;
         }
-        if (sbx_imap_put(&s->pg_by_id, p->id, (int64_t)s->n_pg) != 0)
+        if (sbx_imap_put(&s->pg_by_id, p->id, (int64_t)s->n_pg) != 0) {
+            program_free(p);
             return -1;
+        }
         s->n_pg++;
     }
     return 0;
