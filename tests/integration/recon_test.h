@@ -751,7 +751,7 @@ RT_FN void rt_pairing_compute(json_t *st, long long program, const char *campaig
             if (strcmp(r->mk_status, r->sf_status) != 0)
                 p->differ++;
             else
-                snprintf(r->status, sizeof r->status, "%s", r->mk_status);
+                memcpy(r->status, r->mk_status, sizeof r->status);
         } else if (r->in_mk) {
             p->mkto_only++;
         } else {
