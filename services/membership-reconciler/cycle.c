@@ -48,9 +48,10 @@ typedef struct {
     plan *pl;
     const smap *m;
     Campsync__V1__CycleRecord *rec;
-    bool aborted;     /* the fence refused our token, or the lock was lost */
-    bool interrupted; /* shutdown or caller gone: stopped between batches */
-    bool *emitted;    /* per plan event */
+    bool aborted;          /* the fence refused our token, or the lock was lost */
+    bool interrupted;      /* shutdown or caller gone: stopped between batches */
+    bool events_unwritten; /* an event append failed: the base must not advance */
+    bool *emitted;         /* per plan event */
     int done, total;
     char abort_msg[700];
     bool was_quiet;  /* nothing changed: no read, no plan */
@@ -403,6 +404,7 @@ static void emit_events(cyc *c, const size_t *idx, size_t n)
         if (rc_events_emit(c->pair.program_id, ev + off, len, NULL, &err) != 0) {
             log_kv(LOG_WARN, "events not emitted (the next cycle emits them)", "error", err.msg,
                    NULL);
+            c->events_unwritten = true;
             continue;
         }
         for (size_t i = off; i < off + len; i++)
@@ -1170,7 +1172,17 @@ static int run_locked(cyc *c, Campsync__V1__SyncPlan **plan_out, rc_err *err)
         unsigned char *enc = NULL;
         size_t enc_len = 0;
         char why[300] = "";
-        if (plan_new_base(c->pl, &nb, &re) != 0 || base_encode(&nb, &enc, &enc_len, &re) != 0) {
+        if (c->events_unwritten) {
+            /* Advancing the base now would lose those events for good: the
+             * next cycle re-plans from this base, finds the same changes
+             * (applied ones are skipped by their dedup keys) and writes
+             * their events under the same keys. */
+            snprintf(c->abort_msg, sizeof c->abort_msg,
+                     "membership events could not be written to Redis; the base was kept so the "
+                     "next cycle writes them");
+            c->interrupted = true;
+        } else if (plan_new_base(c->pl, &nb, &re) != 0 ||
+                   base_encode(&nb, &enc, &enc_len, &re) != 0) {
             snprintf(c->abort_msg, sizeof c->abort_msg, "new base not computed: %s", re.msg);
             c->interrupted = true;
         } else {
