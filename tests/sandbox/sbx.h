@@ -64,13 +64,13 @@ typedef enum {
 } sbx_fault;
 
 typedef struct sbx_request {
-    const char *method;       /* "GET", "POST", "PATCH", "DELETE" */
-    const char *path;         /* URL path, without the query string */
-    size_t url_length;        /* full URL length as received (for 414) */
-    const char *body;         /* request body, NUL-terminated (may be "") */
+    const char *method; /* "GET", "POST", "PATCH", "DELETE" */
+    const char *path;   /* URL path, without the query string */
+    size_t url_length;  /* full URL length as received (for 414) */
+    const char *body;   /* request body, NUL-terminated (may be "") */
     size_t body_len;
-    sbx_fault fault;          /* fault chosen by the framework for this request */
-    int64_t now_ms;           /* the sandbox clock (wall clock + admin offset) */
+    sbx_fault fault; /* fault chosen by the framework for this request */
+    int64_t now_ms;  /* the sandbox clock (wall clock + admin offset) */
     /* Query-string argument / request header by name; NULL when absent. */
     const char *(*arg)(const struct sbx_request *req, const char *name);
     const char *(*header)(const struct sbx_request *req, const char *name);
@@ -87,10 +87,10 @@ typedef struct sbx_request {
 #define SBX_MAX_HEADERS 8
 
 typedef struct sbx_response {
-    int status;               /* HTTP status (default 200) */
-    char *body;               /* malloc'd; the framework frees it */
+    int status; /* HTTP status (default 200) */
+    char *body; /* malloc'd; the framework frees it */
     size_t body_len;
-    char content_type[64];    /* default "application/json;charset=UTF-8" */
+    char content_type[64]; /* default "application/json;charset=UTF-8" */
     int n_headers;
     char header_names[SBX_MAX_HEADERS][64];
     char header_values[SBX_MAX_HEADERS][256];
@@ -132,7 +132,7 @@ extern const sbx_vendor_ops sbx_salesforce_ops;
 
 /* Time helpers shared by both vendors (UTC). */
 int64_t sbx_parse_time_ms(const char *iso); /* ISO 8601 date or datetime; -1 on error */
-void sbx_format_time_sf(int64_t ms, char *out, size_t len); /* 2026-01-31T12:00:00.000+0000 */
+void sbx_format_time_sf(int64_t ms, char *out, size_t len);  /* 2026-01-31T12:00:00.000+0000 */
 void sbx_format_time_iso(int64_t ms, char *out, size_t len); /* 2026-01-31T12:00:00Z */
 
 #endif

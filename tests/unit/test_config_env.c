@@ -13,10 +13,12 @@
 
 #include "config/config.h"
 
-static const cfg_option opts[] = {
-    {.name = "redis", .type = CFG_STRING, .def = "redis://127.0.0.1:6379/0", .help = "Redis URL",
-     .env = "CAMPSYNC_REDIS_URL"},
-    {0}};
+static const cfg_option opts[] = {{.name = "redis",
+                                   .type = CFG_STRING,
+                                   .def = "redis://127.0.0.1:6379/0",
+                                   .help = "Redis URL",
+                                   .env = "CAMPSYNC_REDIS_URL"},
+                                  {0}};
 
 static void env_override_is_read(void **state)
 {
