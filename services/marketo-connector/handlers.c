@@ -12,6 +12,8 @@
  */
 #include "handlers.h"
 
+#include "batch/batch_result.h"
+
 #include <ctype.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -590,35 +592,6 @@ static int stream_program_members(rpc_call *call, const ProtobufCMessage *reques
 
 /* ---- membership writes ---- */
 
-static void recount(Campsync__V1__BatchResult *r)
-{
-    r->created = r->updated = r->deleted = r->skipped = r->failed = r->added = 0;
-    for (size_t i = 0; i < r->n_results; i++) {
-        switch (r->results[i]->outcome) {
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_CREATED:
-            r->created++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_UPDATED:
-            r->updated++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_DELETED:
-            r->deleted++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_SKIPPED:
-            r->skipped++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_FAILED:
-            r->failed++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_ADDED:
-            r->added++;
-            break;
-        default:
-            break;
-        }
-    }
-}
-
 /* status_name NULL: remove. Each distinct lead is sent once; a repeated id
  * gets its first occurrence's result. */
 static int member_writes(rpc_call *call, int64_t program_id, const char *status_name,
@@ -692,7 +665,7 @@ static int member_writes(rpc_call *call, int64_t program_id, const char *status_
         r->index = (int32_t)i;
         out->results[i] = r;
     }
-    recount(out);
+    batch_result_recount(out);
     out->api_calls = acc->api_calls;
     *response = &out->base;
     return GRPC_STATUS_OK;

@@ -4,6 +4,8 @@
  */
 #include "mkto_json.h"
 
+#include "batch/batch_result.h"
+
 #include "json/json.h"
 
 #include <ctype.h>
@@ -751,32 +753,6 @@ int mkto_activity_page(const mkto_envelope *env, const mkto_activity_type *types
 
 /* ---- per-record results ---- */
 
-static void count_outcome(Campsync__V1__BatchResult *acc, Campsync__V1__Outcome o)
-{
-    switch (o) {
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_CREATED:
-        acc->created++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_UPDATED:
-        acc->updated++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_DELETED:
-        acc->deleted++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_SKIPPED:
-        acc->skipped++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_FAILED:
-        acc->failed++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_ADDED:
-        acc->added++;
-        break;
-    default:
-        break;
-    }
-}
-
 /* Fills rr from one result entry (everything but index and key). */
 static int fill_result(const json_t *r, const char *where, mkto_op op,
                        Campsync__V1__RecordResult *rr, mkto_err *err)
@@ -901,7 +877,7 @@ int mkto_record_results_append(const mkto_envelope *env, mkto_op op, const char 
     }
     for (size_t j = 0; j < n_records; j++) {
         acc->results[acc->n_results++] = slot[j];
-        count_outcome(acc, slot[j]->outcome);
+        batch_result_count(acc, slot[j]->outcome);
     }
     acc->api_calls++;
     free(slot);

@@ -8,6 +8,8 @@
  */
 #include "handlers.h"
 
+#include "batch/batch_result.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -250,33 +252,6 @@ struct collection_job {
     int delete_ids; /* DELETE ?ids=: body() returns the query string */
 };
 
-static void count_outcomes(Campsync__V1__BatchResult *r)
-{
-    r->created = r->updated = r->deleted = r->skipped = r->failed = r->added = 0;
-    for (size_t i = 0; i < r->n_results; i++) {
-        switch (r->results[i]->outcome) {
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_CREATED:
-            r->created++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_UPDATED:
-            r->updated++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_DELETED:
-            r->deleted++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_SKIPPED:
-            r->skipped++;
-            break;
-        case CAMPSYNC__V1__OUTCOME__OUTCOME_ADDED:
-            r->added++;
-            break;
-        default:
-            r->failed++;
-            break;
-        }
-    }
-}
-
 static int is_lock_failure(const Campsync__V1__RecordResult *r)
 {
     return r && r->outcome == CAMPSYNC__V1__OUTCOME__OUTCOME_FAILED && r->code &&
@@ -390,7 +365,7 @@ static int run_collection(rpc_call *call, const struct collection_job *job,
     }
     out->results = slots;
     out->n_results = job->n;
-    count_outcomes(out);
+    batch_result_recount(out);
     return 0;
 }
 

@@ -3,6 +3,8 @@
  * times, money and message ownership).
  */
 #include "sf_json.h"
+
+#include "batch/batch_result.h"
 #include "sf_fields.h"
 
 #include "soql.h"
@@ -622,32 +624,6 @@ static Campsync__V1__Outcome success_outcome(sf_op op, bool created)
     return CAMPSYNC__V1__OUTCOME__OUTCOME_UNSPECIFIED;
 }
 
-static void count_outcome(Campsync__V1__BatchResult *acc, Campsync__V1__Outcome o)
-{
-    switch (o) {
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_CREATED:
-        acc->created++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_UPDATED:
-        acc->updated++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_DELETED:
-        acc->deleted++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_SKIPPED:
-        acc->skipped++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_FAILED:
-        acc->failed++;
-        break;
-    case CAMPSYNC__V1__OUTCOME__OUTCOME_ADDED:
-        acc->added++;
-        break;
-    default:
-        break;
-    }
-}
-
 /* One result object -> a RecordResult (NULL with err on a malformed entry). */
 static Campsync__V1__RecordResult *map_result(const json_t *r, size_t i, sf_op op, const char *key,
                                               int32_t index, sf_err *err)
@@ -768,7 +744,7 @@ int sf_collection_results_append(const char *body, size_t len, sf_op op, const c
         acc->results = grown;
     for (size_t j = 0; j < n_records; j++) {
         acc->results[acc->n_results++] = tmp[j];
-        count_outcome(acc, tmp[j]->outcome);
+        batch_result_count(acc, tmp[j]->outcome);
     }
     acc->api_calls++;
     free(tmp);
