@@ -349,71 +349,88 @@ static int guard(cyc *c)
 
 /* ---- events ---- */
 
-static const char *person_of(const plan *pl, const plan_member *m, char *buf, size_t cap)
+/* The Salesforce person an event names: the one the campaign member has. */
+static const char *event_person(const plan_member *m)
 {
-    (void)pl;
-    if (m->created_sf_id)
-        return m->created_sf_id;
-    if (m->sf_person_id)
-        return m->sf_person_id;
-    snprintf(buf, cap, "L%" PRId64, m->lead_id);
-    return buf;
+    return m->created_sf_id ? m->created_sf_id : m->sf_person_id;
 }
 
-static void event_of(cyc *c, size_t ei, rc_event *ev, char *pbuf, size_t pcap)
-{
-    const plan_event *pe = &c->pl->events[ei];
-    const plan_member *m = &c->pl->members[pe->member];
-    const char *person = person_of(c->pl, m, pbuf, pcap);
-    char text[512];
-    snprintf(text, sizeof text, "ev|%" PRId64 "|%s|%d|%s|%s|%" PRIu64, c->pair.program_id, person,
-             (int)pe->type, smap_name(c->m, pe->old_status), smap_name(c->m, pe->new_status),
-             c->pl->base_version);
-    memset(ev, 0, sizeof *ev);
-    snprintf(ev->key, sizeof ev->key, "%016" PRIx64, hmap_hash(text, strlen(text)));
-    ev->type = (int)pe->type;
-    ev->lead_id = m->lead_id;
-    ev->sfdc_person_id = m->created_sf_id ? m->created_sf_id : m->sf_person_id;
-    ev->campaign_id = c->pair.campaign_id;
-    ev->program_id = c->pair.program_id;
-    ev->old_status = smap_name(c->m, pe->old_status);
-    ev->new_status = smap_name(c->m, pe->new_status);
-    ev->source = pe->source;
-    ev->at_ms = rc_now_ms();
-}
-
-/* Emits the ready events among idx (plan event indexes), once each. */
+/* Emits the events of the applied Salesforce writes among idx (plan event
+ * indexes), once each; what Salesforce already showed was emitted by
+ * observe_events before any write. */
 static void emit_events(cyc *c, const size_t *idx, size_t n)
 {
-    rc_event *ev = calloc(n + 1, sizeof *ev);
-    char(*pbuf)[32] = calloc(n + 1, sizeof *pbuf);
-    size_t k = 0;
+    rc_change *ch = calloc(n + 1, sizeof *ch);
     size_t *which = calloc(n + 1, sizeof *which);
-    if (!ev || !pbuf || !which)
+    size_t k = 0;
+    if (!ch || !which) {
+        c->events_unwritten = true;
         goto out;
+    }
     for (size_t i = 0; i < n; i++) {
         size_t ei = idx[i];
-        if (c->emitted[ei] || !plan_event_ready(c->pl, ei))
+        const plan_event *pe = &c->pl->events[ei];
+        const plan_member *m = &c->pl->members[pe->member];
+        if (c->emitted[ei] || pe->item < 0 || c->pl->items[pe->item].state != PLAN_APPLIED ||
+            !event_person(m))
             continue;
-        event_of(c, ei, &ev[k], pbuf[k], sizeof pbuf[k]);
+        ch[k] = (rc_change){
+            .lead_id = m->lead_id,
+            .person = event_person(m),
+            .new_status = pe->type == PLAN_EV_REMOVED ? NULL : smap_name(c->m, pe->new_status),
+            .source = pe->source,
+        };
         which[k++] = ei;
     }
-    for (size_t off = 0; off < k; off += 200) {
-        size_t len = k - off < 200 ? k - off : 200;
-        rc_err err = {0};
-        if (rc_events_emit(c->pair.program_id, ev + off, len, NULL, &err) != 0) {
-            log_kv(LOG_WARN, "events not emitted (the next cycle emits them)", "error", err.msg,
-                   NULL);
-            c->events_unwritten = true;
-            continue;
-        }
-        for (size_t i = off; i < off + len; i++)
-            c->emitted[which[i]] = true;
+    rc_err err = {0};
+    if (rc_events_emit(&c->pair, ch, k, rc_now_ms(), NULL, &err) != 0) {
+        log_kv(LOG_WARN, "events not emitted (the next cycle emits them)", "error", err.msg, NULL);
+        c->events_unwritten = true;
+        goto out;
     }
+    for (size_t i = 0; i < k; i++)
+        c->emitted[which[i]] = true;
 out:
-    free(ev);
-    free(pbuf);
+    free(ch);
     free(which);
+}
+
+/* Before any write: the changes the read saw in Salesforce become events
+ * (see rc_events_observe). lead_of pairs each campaign member with the
+ * Marketo lead the plan matched it to. */
+static int observe_events(cyc *c, const rc_read *rd, rc_err *err)
+{
+    const people_input *in = &rd->people;
+    int64_t *lead_of = calloc(in->n_sf_members + 1, sizeof *lead_of);
+    hmap by_person = {0};
+    int rc = -1;
+    if (!lead_of || hmap_init(&by_person, in->n_sf_members) != 0) {
+        rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        goto out;
+    }
+    for (size_t j = 0; j < in->n_sf_members; j++) {
+        const char *pid = in->sf_members[j].person_id;
+        if (pid && pid[0] && hmap_put(&by_person, pid, strlen(pid), (uint32_t)j, NULL) < 0) {
+            rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < c->pl->n_members; i++) {
+        const plan_member *m = &c->pl->members[i];
+        uint32_t j;
+        if (m->lead_id && m->sf_person_id &&
+            hmap_get(&by_person, m->sf_person_id, strlen(m->sf_person_id), &j))
+            lead_of[j] = m->lead_id;
+    }
+    size_t appended = 0;
+    rc = rc_events_observe(&c->pair, in->sf_members, in->n_sf_members, lead_of, rc_now_ms(),
+                           &appended, err);
+    if (rc == 0 && appended)
+        log_kv(LOG_INFO, "salesforce changes emitted as events", "pair", c->scope, NULL);
+out:
+    hmap_free(&by_person);
+    free(lead_of);
+    return rc;
 }
 
 /* ---- applying ---- */
@@ -1154,32 +1171,38 @@ static int run_locked(cyc *c, Campsync__V1__SyncPlan **plan_out, rc_err *err)
         rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
     }
-    apply_plan(c);
+    rc_err oerr = {0};
+    if (guard(c) != 0) {
+        /* aborted or shutting down: nothing is written */
+    } else if (observe_events(c, &rd, &oerr) != 0) {
+        /* Writing now would emit our changes before the ones Salesforce
+         * made first: nothing is written, the next cycle starts over. */
+        snprintf(c->abort_msg, sizeof c->abort_msg,
+                 "salesforce changes could not be written as events (%s); nothing was "
+                 "written, the next cycle retries",
+                 oerr.msg);
+        c->events_unwritten = true;
+    } else {
+        apply_plan(c);
+    }
     push_fields(c, prog);
 
-    /* Every event now ready (observed Salesforce changes included), then the
-     * base: a crash between the two re-plans from the same base, whose event
-     * keys are already claimed. */
+    /* Then the base: a crash before it re-plans from the same base; what
+     * was applied is skipped by its dedup keys and its events are already
+     * in the event state. */
     if (!c->aborted) {
-        size_t *all = calloc(c->pl->n_events + 1, sizeof *all);
-        if (all) {
-            for (size_t i = 0; i < c->pl->n_events; i++)
-                all[i] = i;
-            emit_events(c, all, c->pl->n_events);
-            free(all);
-        }
         base_state nb = {0};
         unsigned char *enc = NULL;
         size_t enc_len = 0;
         char why[300] = "";
         if (c->events_unwritten) {
-            /* Advancing the base now would lose those events for good: the
-             * next cycle re-plans from this base, finds the same changes
-             * (applied ones are skipped by their dedup keys) and writes
-             * their events under the same keys. */
-            snprintf(c->abort_msg, sizeof c->abort_msg,
-                     "membership events could not be written to Redis; the base was kept so the "
-                     "next cycle writes them");
+            /* The next cycle must read in full to emit them: it plans from
+             * this base (applied items are skipped by their dedup keys) and
+             * its read shows the changes the events are missing. */
+            if (!c->abort_msg[0])
+                snprintf(c->abort_msg, sizeof c->abort_msg,
+                         "membership events could not be written to Redis; the base was kept "
+                         "so the next cycle writes them");
             c->interrupted = true;
         } else if (plan_new_base(c->pl, &nb, &re) != 0 ||
                    base_encode(&nb, &enc, &enc_len, &re) != 0) {

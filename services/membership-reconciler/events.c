@@ -1,9 +1,18 @@
 /*
  * Membership events (SPEC C8): one Redis Stream for every pair, so a
  * subscriber watches all campaigns (or filters one) and resumes from the
- * last event id it saw. An event is appended together with the claim of its
- * dedup key in one script: a retried cycle that computes the same key finds
- * it claimed and appends nothing, and a lost reply retried does the same.
+ * last event id it saw.
+ *
+ * Exactly one event per change, in the order the changes happened, however
+ * a cycle is interrupted and retried: next to the stream each pair keeps its
+ * event state, the status every person has according to the events emitted
+ * so far. An event is appended in the same script that moves the state, with
+ * the state's status as its old status, and only if the state does not
+ * already show the change. A cycle first emits what it saw change in
+ * Salesforce (rc_events_observe: the read against the state), then the
+ * changes it makes there, batch by batch: a change a crashed cycle made but
+ * did not emit is seen by the next read and emitted then, and one it did
+ * emit is already in the state.
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -11,28 +20,45 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hmap.h"
 #include "log/log.h"
 #include "recon_svc.h"
 #include "redis/redis.h"
 
 #define EVENTS_SCOPE "events"
-#define EVENT_FIELDS 9
+#define STATE_MARK "#" /* field of an initialized state: no Salesforce id is "#" */
+#define EMIT_CHUNK 500 /* changes per script run */
+#define INIT_CHUNK 1000
 
+/* KEYS: stream, state. ARGV: maxlen, campaign, program, at_ms, then per
+ * change: person, new status ("" = removed), lead id, source. */
 static const char emit_lua[] =
-    "local ttl = ARGV[1]\n"
-    "local maxlen = ARGV[2]\n"
+    "if redis.call('HEXISTS', KEYS[2], '" STATE_MARK "') == 0 then return -1 end\n"
     "local n = 0\n"
-    "for i = 2, #KEYS do\n"
-    "  local b = 3 + (i - 2) * 9\n"
-    "  if redis.call('SET', KEYS[i], '1', 'NX', 'EX', ttl) then\n"
-    "    redis.call('XADD', KEYS[1], 'MAXLEN', '~', maxlen, '*', 'type', ARGV[b],\n"
-    "      'lead_id', ARGV[b + 1], 'sfdc_person_id', ARGV[b + 2], 'campaign_id', ARGV[b + 3],\n"
-    "      'program_id', ARGV[b + 4], 'old_status', ARGV[b + 5], 'new_status', ARGV[b + 6],\n"
-    "      'source', ARGV[b + 7], 'at_ms', ARGV[b + 8])\n"
+    "for i = 5, #ARGV, 4 do\n"
+    "  local person, new = ARGV[i], ARGV[i + 1]\n"
+    "  local old = redis.call('HGET', KEYS[2], person) or ''\n"
+    "  if old ~= new then\n"
+    "    local t = '3'\n"
+    "    if old == '' then t = '1' elseif new == '' then t = '2' end\n"
+    "    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'type', t,\n"
+    "      'lead_id', ARGV[i + 2], 'sfdc_person_id', person, 'campaign_id', ARGV[2],\n"
+    "      'program_id', ARGV[3], 'old_status', old, 'new_status', new,\n"
+    "      'source', ARGV[i + 3], 'at_ms', ARGV[4])\n"
+    "    if new == '' then redis.call('HDEL', KEYS[2], person)\n"
+    "    else redis.call('HSET', KEYS[2], person, new) end\n"
     "    n = n + 1\n"
     "  end\n"
     "end\n"
     "return n\n";
+
+/* KEYS: the state being built, the state. Marks and installs it. */
+static const char install_lua[] = "redis.call('HSET', KEYS[1], '" STATE_MARK "', '1')\n"
+                                  "redis.call('RENAME', KEYS[1], KEYS[2])\n"
+                                  "return 1\n";
+
+_Static_assert(PLAN_EV_ADDED == 1 && PLAN_EV_REMOVED == 2 && PLAN_EV_STATUS_CHANGED == 3,
+               "emit_lua writes the event types as numbers");
 
 static int stream_key(char *out, size_t cap)
 {
@@ -40,68 +66,262 @@ static int stream_key(char *out, size_t cap)
     return rds_key(out, cap, &e, EVENTS_SCOPE, "stream");
 }
 
-int rc_events_emit(int64_t program_id, const rc_event *ev, size_t n, size_t *appended, rc_err *err)
+static int state_key(char *out, size_t cap, int64_t program_id, const char *which)
 {
-    if (appended)
-        *appended = 0;
-    if (n == 0)
-        return 0;
-    const char **keys = calloc(n + 1, sizeof *keys);
-    const char **args = calloc(2 + n * EVENT_FIELDS, sizeof *args);
-    char(*kb)[160] = calloc(n + 1, sizeof *kb);
-    char(*nums)[4][32] = calloc(n, sizeof *nums);
-    char ttl[16], maxlen[24];
+    rds_err e = {0};
+    return rds_key(out, cap, &e, EVENTS_SCOPE, "%s:%" PRId64, which, program_id);
+}
+
+static int emit_chunk(const rc_pair *p, const rc_change *ch, size_t n, int64_t at_ms,
+                      size_t *appended, rc_err *err)
+{
+    char stream[128], state[128], maxlen[24], program[24], at[24];
+    char(*leads)[24] = calloc(n + 1, sizeof *leads);
+    const char **args = calloc(4 + 4 * n, sizeof *args);
     int rc = -1;
-    if (!keys || !args || !kb || !nums) {
+    if (!leads || !args) {
         rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
     }
-    rds_err e = {0};
-    if (stream_key(kb[0], sizeof kb[0]) != 0)
+    if (stream_key(stream, sizeof stream) != 0 ||
+        state_key(state, sizeof state, p->program_id, "state") != 0) {
+        rc_fail(err, GRPC_STATUS_INTERNAL, "event keys do not fit");
         goto out;
-    keys[0] = kb[0];
-    snprintf(ttl, sizeof ttl, "%d", RC_DONE_TTL_S);
-    snprintf(maxlen, sizeof maxlen, "%ld", RC_EVENTS_MAXLEN);
-    args[0] = ttl;
-    args[1] = maxlen;
-    for (size_t i = 0; i < n; i++) {
-        if (rds_key(kb[i + 1], sizeof kb[i + 1], &e, EVENTS_SCOPE, "ev:%" PRId64 ":%s", program_id,
-                    ev[i].key) != 0) {
-            rc_fail(err, GRPC_STATUS_INTERNAL, "%s", e.msg);
-            goto out;
-        }
-        keys[i + 1] = kb[i + 1];
-        snprintf(nums[i][0], sizeof nums[i][0], "%d", ev[i].type);
-        snprintf(nums[i][1], sizeof nums[i][1], "%" PRId64, ev[i].lead_id);
-        snprintf(nums[i][2], sizeof nums[i][2], "%" PRId64, ev[i].program_id);
-        snprintf(nums[i][3], sizeof nums[i][3], "%" PRId64, ev[i].at_ms);
-        const char **a = args + 2 + i * EVENT_FIELDS;
-        a[0] = nums[i][0];
-        a[1] = nums[i][1];
-        a[2] = ev[i].sfdc_person_id ? ev[i].sfdc_person_id : "";
-        a[3] = ev[i].campaign_id ? ev[i].campaign_id : "";
-        a[4] = nums[i][2];
-        a[5] = ev[i].old_status ? ev[i].old_status : "";
-        a[6] = ev[i].new_status ? ev[i].new_status : "";
-        a[7] = ev[i].source ? ev[i].source : "";
-        a[8] = nums[i][3];
     }
-    /* Safe to resend: claimed keys make a second run append nothing. */
-    redisReply *r = rds_eval(emit_lua, 1, (int)n + 1, keys, (int)(2 + n * EVENT_FIELDS), args, &e);
+    snprintf(maxlen, sizeof maxlen, "%ld", RC_EVENTS_MAXLEN);
+    snprintf(program, sizeof program, "%" PRId64, p->program_id);
+    snprintf(at, sizeof at, "%" PRId64, at_ms);
+    args[0] = maxlen;
+    args[1] = p->campaign_id;
+    args[2] = program;
+    args[3] = at;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(leads[i], sizeof leads[i], "%" PRId64, ch[i].lead_id);
+        const char **a = args + 4 + 4 * i;
+        a[0] = ch[i].person;
+        a[1] = ch[i].new_status ? ch[i].new_status : "";
+        a[2] = leads[i];
+        a[3] = ch[i].source ? ch[i].source : "";
+    }
+    const char *keys[2] = {stream, state};
+    rds_err e = {0};
+    /* Safe to resend: a change the state already shows appends nothing. */
+    redisReply *r = rds_eval(emit_lua, 1, 2, keys, (int)(4 + 4 * n), args, &e);
     if (!r) {
         rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis (events): %s", e.msg);
         goto out;
     }
-    if (appended && r->type == REDIS_REPLY_INTEGER)
-        *appended = (size_t)r->integer;
+    long long got = r->type == REDIS_REPLY_INTEGER ? r->integer : -2;
     freeReplyObject(r);
+    if (got < 0) {
+        rc_fail(err, GRPC_STATUS_UNAVAILABLE,
+                "the event state of program %" PRId64 " is %s; the next full read sets it again",
+                p->program_id, got == -1 ? "missing (Redis lost it)" : "unreadable");
+        goto out;
+    }
+    if (appended)
+        *appended += (size_t)got;
     rc = 0;
 out:
-    free(keys);
+    free(leads);
     free(args);
-    free(kb);
-    free(nums);
     return rc;
+}
+
+int rc_events_emit(const rc_pair *p, const rc_change *ch, size_t n, int64_t at_ms, size_t *appended,
+                   rc_err *err)
+{
+    if (appended)
+        *appended = 0;
+    for (size_t off = 0; off < n; off += EMIT_CHUNK) {
+        size_t len = n - off < EMIT_CHUNK ? n - off : EMIT_CHUNK;
+        if (emit_chunk(p, ch + off, len, at_ms, appended, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool usable(const people_sf_member *m)
+{
+    return m->person_id && m->person_id[0] && strcmp(m->person_id, STATE_MARK) != 0 && m->status &&
+           m->status[0];
+}
+
+/* Sets the state to the members (built aside, then renamed into place, so a
+ * crash half-way leaves no state rather than a partial one). */
+static int state_init(const rc_pair *p, const people_sf_member *m, size_t n, rc_err *err)
+{
+    char tmp[128], state[128];
+    if (state_key(tmp, sizeof tmp, p->program_id, "state-new") != 0 ||
+        state_key(state, sizeof state, p->program_id, "state") != 0)
+        return rc_fail(err, GRPC_STATUS_INTERNAL, "event keys do not fit");
+    rds_err e = {0};
+    if (rds_del(tmp, NULL, &e) != 0)
+        return rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis (event state): %s", e.msg);
+    const char **argv = calloc(2 + 2 * INIT_CHUNK, sizeof *argv);
+    if (!argv)
+        return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    argv[0] = "HSET";
+    argv[1] = tmp;
+    size_t i = 0;
+    while (i < n) {
+        int argc = 2;
+        for (; i < n && argc < 2 + 2 * INIT_CHUNK; i++) {
+            if (!usable(&m[i]))
+                continue;
+            argv[argc++] = m[i].person_id;
+            argv[argc++] = m[i].status;
+        }
+        if (argc == 2)
+            break;
+        redisReply *r = rds_command_argv(1, argc, argv, NULL, &e);
+        if (!r) {
+            free(argv);
+            return rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis (event state): %s", e.msg);
+        }
+        freeReplyObject(r);
+    }
+    free(argv);
+    const char *keys[2] = {tmp, state};
+    redisReply *r = rds_eval(install_lua, 1, 2, keys, 0, NULL, &e);
+    if (!r)
+        return rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis (event state): %s", e.msg);
+    freeReplyObject(r);
+    log_kv(LOG_INFO, "event state set from the campaign's members", "campaign", p->campaign_id,
+           NULL);
+    return 0;
+}
+
+static int state_exists(int64_t program_id, bool *exists, rc_err *err)
+{
+    char state[128];
+    if (state_key(state, sizeof state, program_id, "state") != 0)
+        return rc_fail(err, GRPC_STATUS_INTERNAL, "event keys do not fit");
+    rds_err e = {0};
+    redisReply *r = rds_command(1, &e, "HEXISTS %s %s", state, STATE_MARK);
+    if (!r)
+        return rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis (event state): %s", e.msg);
+    *exists = r->type == REDIS_REPLY_INTEGER && r->integer == 1;
+    freeReplyObject(r);
+    return 0;
+}
+
+/* People in the state who are not among the members: their removals. */
+static int removals(const rc_pair *p, const hmap *present, rc_change **out, size_t *n_out,
+                    char ***owned, size_t *n_owned, rc_err *err)
+{
+    char state[128], cursor[32] = "0";
+    if (state_key(state, sizeof state, p->program_id, "state") != 0)
+        return rc_fail(err, GRPC_STATUS_INTERNAL, "event keys do not fit");
+    size_t cap = 0;
+    do {
+        rds_err e = {0};
+        redisReply *r = rds_command(1, &e, "HSCAN %s %s COUNT 1000", state, cursor);
+        if (!r)
+            return rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis (event state): %s", e.msg);
+        if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+            r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_ARRAY) {
+            freeReplyObject(r);
+            return rc_fail(err, GRPC_STATUS_INTERNAL, "unexpected HSCAN reply");
+        }
+        snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
+        const redisReply *kv = r->element[1];
+        for (size_t i = 0; i + 1 < kv->elements; i += 2) {
+            const redisReply *f = kv->element[i];
+            if (f->type != REDIS_REPLY_STRING || strcmp(f->str, STATE_MARK) == 0 ||
+                hmap_get(present, f->str, f->len, NULL))
+                continue;
+            if (*n_out == cap) {
+                cap = cap ? cap * 2 : 64;
+                rc_change *nc = realloc(*out, cap * sizeof *nc);
+                char **no = realloc(*owned, cap * sizeof *no);
+                if (nc)
+                    *out = nc;
+                if (no)
+                    *owned = no;
+                if (!nc || !no) {
+                    freeReplyObject(r);
+                    return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+                }
+            }
+            char *person = strdup(f->str);
+            if (!person) {
+                freeReplyObject(r);
+                return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            }
+            (*owned)[(*n_owned)++] = person;
+            (*out)[(*n_out)++] = (rc_change){.person = person, .source = "salesforce"};
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+int rc_events_observe(const rc_pair *p, const people_sf_member *members, size_t n,
+                      const int64_t *lead_of, int64_t at_ms, size_t *appended, rc_err *err)
+{
+    if (appended)
+        *appended = 0;
+    bool exists = false;
+    if (state_exists(p->program_id, &exists, err) != 0)
+        return -1;
+    if (!exists)
+        return state_init(p, members, n, err);
+    hmap present = {0};
+    rc_change *ch = calloc(n + 1, sizeof *ch);
+    char **owned = NULL;
+    size_t n_ch = 0, n_owned = 0;
+    int rc = -1;
+    if (!ch || hmap_init(&present, n) != 0) {
+        rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+        goto out;
+    }
+    /* Every member, once: the script appends only where the state differs. */
+    for (size_t j = 0; j < n; j++) {
+        const people_sf_member *m = &members[j];
+        if (!usable(m))
+            continue;
+        int put = hmap_put(&present, m->person_id, strlen(m->person_id), (uint32_t)j, NULL);
+        if (put < 0) {
+            rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+            goto out;
+        }
+        if (put == 1)
+            continue;
+        ch[n_ch++] = (rc_change){.lead_id = lead_of ? lead_of[j] : 0,
+                                 .person = m->person_id,
+                                 .new_status = m->status,
+                                 .source = "salesforce"};
+    }
+    if (rc_events_emit(p, ch, n_ch, at_ms, appended, err) != 0)
+        goto out;
+    n_ch = 0;
+    size_t gone = 0;
+    if (removals(p, &present, &ch, &n_ch, &owned, &n_owned, err) != 0)
+        goto out;
+    if (rc_events_emit(p, ch, n_ch, at_ms, &gone, err) != 0)
+        goto out;
+    if (appended)
+        *appended += gone;
+    rc = 0;
+out:
+    for (size_t i = 0; i < n_owned; i++)
+        free(owned[i]);
+    free(owned);
+    free(ch);
+    hmap_free(&present);
+    return rc;
+}
+
+int rc_events_forget(int64_t program_id, rc_err *err)
+{
+    char state[128];
+    if (state_key(state, sizeof state, program_id, "state") != 0)
+        return rc_fail(err, GRPC_STATUS_INTERNAL, "event keys do not fit");
+    rds_err e = {0};
+    if (rds_del(state, NULL, &e) != 0)
+        return rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis (event state): %s", e.msg);
+    return 0;
 }
 
 static bool valid_id(const char *id)

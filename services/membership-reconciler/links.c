@@ -598,5 +598,8 @@ int rc_unlink(int64_t program_id, rc_err *err)
     rc_pair_scope(program_id, scope, sizeof scope);
     if (rds_key(base, sizeof base, &e, scope, "base") == 0 && rds_del(base, NULL, &e) != 0)
         log_kv(LOG_WARN, "unlink: base not deleted", "error", e.msg, NULL);
+    rc_err ferr = {0};
+    if (rc_events_forget(program_id, &ferr) != 0)
+        log_kv(LOG_WARN, "unlink: event state not deleted", "error", ferr.msg, NULL);
     return 0;
 }

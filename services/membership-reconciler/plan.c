@@ -119,19 +119,6 @@ static int32_t add_item(builder *b, uint32_t mi, merge_side_id side, plan_action
     return (int32_t)p->n_items++;
 }
 
-/* The key names the change to the campaign membership (person, type,
- * statuses, base version), not its source: see plan.h. */
-static void event_key(plan *p, plan_event *e)
-{
-    const plan_member *m = &p->members[e->member];
-    char buf[2048], lead[32];
-    snprintf(lead, sizeof lead, "lead:%lld", (long long)m->lead_id);
-    snprintf(buf, sizeof buf, "event|%s|%s|%d|%s|%s|%" PRIu64, p->pair_id,
-             m->sf_person_id ? m->sf_person_id : lead, (int)e->type, st(p, e->old_status),
-             st(p, e->new_status), p->base_version);
-    hex_key(e->dedup_key, buf);
-}
-
 static int32_t add_event(builder *b, uint32_t mi, plan_event_type type, int32_t item, int old_st,
                          int new_st, const char *source)
 {
@@ -144,7 +131,6 @@ static int32_t add_event(builder *b, uint32_t mi, plan_event_type type, int32_t 
     e->old_status = old_st;
     e->new_status = new_st;
     e->source = source;
-    event_key(p, e);
     if (item >= 0)
         p->items[item].event = (int32_t)p->n_events;
     if (m->n_events == 0)
@@ -492,8 +478,6 @@ int plan_mark_applied(plan *p, size_t item, const char *created_id, recon_err *e
         free(m->created_sf_id);
         m->created_sf_id = copy;
         m->sf_person_id = copy;
-        for (uint32_t e = 0; e < m->n_events; e++)
-            event_key(p, &p->events[m->first_event + e]);
     }
     it->state = PLAN_APPLIED;
     return 0;
@@ -577,11 +561,6 @@ bool plan_member_settled(const plan *p, size_t member)
         if (p->items[m->first_item + i].state != PLAN_APPLIED)
             return false;
     return true;
-}
-
-bool plan_event_ready(const plan *p, size_t event)
-{
-    return plan_member_settled(p, p->events[event].member);
 }
 
 void plan_get_counts(const plan *p, plan_counts *c)

@@ -11,17 +11,15 @@
  * member with a failed or unattempted item keeps its old base, so the next
  * cycle plans the same change again.
  *
- * Idempotence: every item and event carries a dedup key hashed from the
- * pair, the person, the action, the statuses and the version of the base the
- * plan was computed from. A retried cycle that starts from the same base
- * computes the same keys, so the caller neither applies a change nor emits
- * an event twice: it records an item's key once the vendor accepted it (SET
- * NX with a TTL) and skips items whose key is recorded; it emits an event
- * only when plan_event_ready and its key is new. An event's key names the
- * change, not who made it: a Salesforce write applied by a cycle that died
- * before storing its base shows up in the retry as a Salesforce change with
- * the same key, so it is not emitted twice. Event keys use the Salesforce
- * person id, filled in when a Lead is created (plan_mark_applied).
+ * Idempotence: every item carries a dedup key hashed from the pair, the
+ * person, the action, the statuses and the version of the base the plan was
+ * computed from. A retried cycle that starts from the same base computes the
+ * same keys, so the caller does not apply a change twice: it records an
+ * item's key once the vendor accepted it and skips items whose key is
+ * recorded. The events list the membership changes on the Salesforce side:
+ * the ones the plan saw there (item -1) and the ones its writes make there;
+ * the service emits them against its own event state (events.c), which is
+ * what makes each one happen once.
  *
  * Ownership: the plan borrows the status map, the old base and every string
  * of the people input (ids, emails, names); they must outlive it (the
@@ -85,7 +83,6 @@ typedef struct {
     int old_status;     /* -1 none */
     int new_status;     /* -1 none */
     const char *source; /* "salesforce" (made there) or "marketo" (carried over) */
-    char dedup_key[PLAN_KEY_LEN + 1];
 } plan_event;
 
 typedef struct {
@@ -192,10 +189,9 @@ int plan_mark_applied(plan *p, size_t item, const char *created_id, recon_err *e
  * depend on it fail with it. */
 int plan_mark_failed(plan *p, size_t item, const char *reason, recon_err *err);
 
-/* All items of the member applied (true for a member without items). */
+/* All items of the member applied (true for a member without items): its
+ * base advances. */
 bool plan_member_settled(const plan *p, size_t member);
-/* The event may be emitted: its member's base advances. */
-bool plan_event_ready(const plan *p, size_t event);
 
 void plan_get_counts(const plan *p, plan_counts *out);
 

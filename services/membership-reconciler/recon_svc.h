@@ -195,22 +195,44 @@ int rc_cycles_list(int64_t program_id, int limit, Campsync__V1__CycleRecord ***o
 
 /* ---- events (events.c) ---- */
 
+/* A membership change on the Salesforce side: the person's status in the
+ * pair's campaign is now new_status (NULL: no longer a member). */
 typedef struct {
-    int type; /* plan_event_type */
-    int64_t lead_id;
-    const char *sfdc_person_id;
-    const char *campaign_id;
-    int64_t program_id;
-    const char *old_status;
-    const char *new_status;
-    const char *source;
-    int64_t at_ms;
-    char key[PLAN_KEY_LEN + 1]; /* dedup key */
-} rc_event;
+    int64_t lead_id;        /* the matched Marketo person, 0 if none */
+    const char *person;     /* Salesforce Lead or Contact id */
+    const char *new_status; /* NULL: removed */
+    const char *source;     /* "salesforce" (made there) or "marketo" (carried there) */
+} rc_change;
 
-/* Appends each event whose key was never emitted (atomically: claim + XADD).
- * *appended (may be NULL) counts the new ones. */
-int rc_events_emit(int64_t program_id, const rc_event *ev, size_t n, size_t *appended, rc_err *err);
+/*
+ * Appends one event per change that moves the person away from the status
+ * the stream last gave them (the pair's event state), in the same script
+ * that updates that state: an event's old status is the state's, and a
+ * change the state already shows appends nothing, so a retried batch or a
+ * re-planned cycle never emits twice and a subscriber replaying the stream
+ * always ends where the state is. Fails (UNAVAILABLE) when the state was
+ * never set or was lost: rc_events_observe sets it first. *appended (may be
+ * NULL) counts the events appended.
+ */
+int rc_events_emit(const rc_pair *p, const rc_change *ch, size_t n, int64_t at_ms, size_t *appended,
+                   rc_err *err);
+
+/*
+ * What a full read of the campaign saw, before the cycle writes anything:
+ * every member whose status differs from the event state gets its event
+ * (source "salesforce"), and every person in the state but no longer a
+ * member a removal. This is where changes made in Salesforce become events,
+ * and also where a change a crashed cycle made but did not get to emit is
+ * caught. The first time (no state), it only sets the state to what it saw:
+ * the members a pair starts with are not changes. lead_of[j] (may be NULL)
+ * is the Marketo lead matched to members[j], 0 if none.
+ */
+int rc_events_observe(const rc_pair *p, const people_sf_member *members, size_t n,
+                      const int64_t *lead_of, int64_t at_ms, size_t *appended, rc_err *err);
+
+/* Drops the pair's event state (unlink: a later link starts afresh). */
+int rc_events_forget(int64_t program_id, rc_err *err);
+
 int rc_watch_events(rpc_call *call, const Campsync__V1__WatchEventsRequest *rq);
 
 /* ---- filter and flow actions (flow.c) ---- */

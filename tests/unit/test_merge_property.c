@@ -300,8 +300,8 @@ static bool sync_once(world *w, merge_policy pol, int fail_pct, bool *planned_no
                 assert_string_equal(nb.names[e->status], smap_name(w->map, x->mk));
             }
         }
-        for (size_t e = 0; e < p->n_events; e++)
-            assert_true(plan_event_ready(p, e));
+        for (size_t i = 0; i < p->n_members; i++)
+            assert_true(plan_member_settled(p, i));
     }
     base_free(&nb);
     plan_free(p);
