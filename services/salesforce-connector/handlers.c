@@ -605,6 +605,49 @@ static int member_page_sink(void *ud, const sf_page *page, sf_failure *f)
     return rc;
 }
 
+static soql *members_of_campaign(const void *arg)
+{
+    soql *q = select_from("CampaignMember", member_fields, N(member_fields));
+    if (q) {
+        soql_select(q, sf_fields()->buyer_touchpoint_date);
+        soql_where_id(q, "CampaignId", SOQL_EQ, arg);
+    }
+    return q;
+}
+
+/* The campaign members of the given people: Leads by LeadId, Contacts by
+ * ContactId (a converted Lead's member has both: it may come twice). */
+static int stream_members_of_people(rpc_call *call, const char *campaign_id, char *const *ids,
+                                    size_t n)
+{
+    if (validate_ids(call, "person_ids", ids, n) != 0)
+        return GRPC_STATUS_INVALID_ARGUMENT;
+    const char **leads = rpc_call_alloc(call, (n + 1) * sizeof *leads);
+    const char **contacts = rpc_call_alloc(call, (n + 1) * sizeof *contacts);
+    size_t nl = 0, nc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strncmp(ids[i], "00Q", 3) == 0)
+            leads[nl++] = ids[i];
+        else if (strncmp(ids[i], "003", 3) == 0)
+            contacts[nc++] = ids[i];
+        else
+            return rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                                 "person_ids[%zu]: %s is neither a Lead (00Q...) nor a Contact "
+                                 "(003...) id",
+                                 i, ids[i]);
+    }
+    sf_failure f = {0};
+    if (sf_client_admit(client_of(call), &f) != 0)
+        return fail(call, &f);
+    struct member_stream ms = {.call = call};
+    if ((nl && query_in_chunks(call, members_of_campaign, campaign_id, "LeadId", true, leads, nl,
+                               member_page_sink, &ms, &f) != 0) ||
+        (nc && query_in_chunks(call, members_of_campaign, campaign_id, "ContactId", true, contacts,
+                               nc, member_page_sink, &ms, &f) != 0))
+        return fail(call, &f);
+    return GRPC_STATUS_OK;
+}
+
 static int stream_campaign_members(rpc_call *call, const ProtobufCMessage *request)
 {
     const Campsync__V1__StreamCampaignMembersRequest *rq = (const void *)request;
@@ -612,13 +655,19 @@ static int stream_campaign_members(rpc_call *call, const ProtobufCMessage *reque
         return GRPC_STATUS_INVALID_ARGUMENT;
     if (rq->since_ms < 0)
         return rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT, "since_ms must be >= 0");
+    if (rq->n_person_ids > 0) {
+        if (rq->since_ms || rq->include_deleted)
+            return rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
+                                 "give person_ids or since_ms/include_deleted, not both");
+        return stream_members_of_people(call, rq->campaign_id, rq->person_ids, rq->n_person_ids);
+    }
     sf_failure f = {0};
     sf_client *c = client_of(call);
     if (sf_client_admit(c, &f) != 0)
         return fail(call, &f);
-    soql *q = select_from("CampaignMember", member_fields, N(member_fields));
-    soql_select(q, sf_fields()->buyer_touchpoint_date);
-    soql_where_id(q, "CampaignId", SOQL_EQ, rq->campaign_id);
+    soql *q = members_of_campaign(rq->campaign_id);
+    if (!q)
+        return rpc_call_fail(call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
     if (rq->since_ms > 0)
         soql_where_datetime(q, "SystemModstamp", SOQL_GE, rq->since_ms);
     struct member_stream ms = {.call = call};
