@@ -423,7 +423,8 @@ static int observe_events(cyc *c, const rc_read *rd, rc_err *err)
             lead_of[j] = m->lead_id;
     }
     size_t appended = 0;
-    rc = rc_events_observe(&c->pair, in->sf_members, in->n_sf_members, lead_of, rc_now_ms(),
+    rc = rc_events_observe(&c->pair, in->sf_members, in->n_sf_members, lead_of,
+                           rd->partial ? rd->people_read : NULL, rd->n_people_read, rc_now_ms(),
                            &appended, err);
     if (rc == 0 && appended)
         log_kv(LOG_INFO, "salesforce changes emitted as events", "pair", c->scope, NULL);
@@ -921,10 +922,62 @@ static void watermark_set(const cyc *c, bool ok, int64_t seen_ms, int64_t full_m
     rds_set(key, val, 0, 7 * 86400, &e);
 }
 
-/* 1 when a stream has a message for which keep() is true, 0 when none,
- * -1 on error. */
-static int stream_has(cyc *c, bool mkto, const char *method, const ProtobufCMessage *rq,
-                      int64_t program_id)
+/* What the change probes found since the last Succeeded cycle. */
+typedef struct {
+    int64_t *leads; /* Marketo leads with status activity in the program */
+    size_t n_leads, cap_leads;
+    char **people; /* Salesforce people whose campaign member changed (owned) */
+    size_t n_people, cap_people;
+    size_t limit;  /* more people than this: a full read costs less */
+    int max_pages; /* activity pages beyond this: likewise */
+    bool over;     /* a limit was passed */
+} probe_set;
+
+static void probe_free(probe_set *ps)
+{
+    for (size_t i = 0; i < ps->n_people; i++)
+        free(ps->people[i]);
+    free(ps->people);
+    free(ps->leads);
+    memset(ps, 0, sizeof *ps);
+}
+
+static int probe_add_lead(probe_set *ps, int64_t id)
+{
+    if (ps->n_leads == ps->cap_leads) {
+        size_t cap = ps->cap_leads ? 2 * ps->cap_leads : 64;
+        int64_t *v = realloc(ps->leads, cap * sizeof *v);
+        if (!v)
+            return -1;
+        ps->leads = v;
+        ps->cap_leads = cap;
+    }
+    ps->leads[ps->n_leads++] = id;
+    return 0;
+}
+
+static int probe_add_person(probe_set *ps, const char *id)
+{
+    if (!id || !id[0])
+        return 0;
+    if (ps->n_people == ps->cap_people) {
+        size_t cap = ps->cap_people ? 2 * ps->cap_people : 64;
+        char **v = realloc(ps->people, cap * sizeof *v);
+        if (!v)
+            return -1;
+        ps->people = v;
+        ps->cap_people = cap;
+    }
+    if (!(ps->people[ps->n_people] = strdup(id)))
+        return -1;
+    ps->n_people++;
+    return 0;
+}
+
+/* Collects the changed people of one probe stream into ps (stopping once a
+ * limit is passed). 0, or -1 when the stream failed. */
+static int probe_stream(cyc *c, bool mkto, const char *method, const ProtobufCMessage *rq,
+                        probe_set *ps)
 {
     rpc_error e = {0};
     rpc_call_opts o = {.parent = c->o->parent, .timeout_ms = c->s->call_timeout_ms};
@@ -934,66 +987,86 @@ static int stream_has(cyc *c, bool mkto, const char *method, const ProtobufCMess
                              : &campsync__v1__salesforce_connector__descriptor,
                         method, rq, &o, &st, &e) != 0)
         return -1;
-    int found = 0, n;
+    int n, pages = 0, rc = 0;
     ProtobufCMessage *m = NULL;
-    while (!found && (n = rpc_stream_next(st, &m, &e)) == 1) {
+    while (!ps->over && (n = rpc_stream_next(st, &m, &e)) == 1) {
         if (mkto) {
             c->rec->api_calls_marketo++;
             const Campsync__V1__ActivityPage *p = (const void *)m;
-            for (size_t i = 0; i < p->n_activities && !found; i++)
-                found = p->activities[i]->primary_attribute_value_id == program_id;
+            for (size_t i = 0; i < p->n_activities && rc == 0; i++)
+                if (p->activities[i]->primary_attribute_value_id == c->pair.program_id)
+                    rc = probe_add_lead(ps, p->activities[i]->lead_id);
+            ps->over = ps->over || ++pages > ps->max_pages;
         } else {
             c->rec->api_calls_salesforce++;
-            found = ((const Campsync__V1__CampaignMemberPage *)m)->n_members > 0;
+            const Campsync__V1__CampaignMemberPage *p = (const void *)m;
+            for (size_t i = 0; i < p->n_members && rc == 0; i++)
+                rc = probe_add_person(ps, p->members[i]->contact_id) ||
+                     probe_add_person(ps, p->members[i]->lead_id);
         }
         protobuf_c_message_free_unpacked(m, NULL);
+        ps->over = ps->over || ps->n_leads + ps->n_people > ps->limit;
+        if (rc != 0)
+            break;
     }
     rpc_stream_close(st);
-    return found ? 1 : n < 0 ? -1 : 0;
+    return rc != 0 || (!ps->over && n < 0) ? -1 : 0;
 }
 
-/* True when neither side changed the pair's membership since the last
- * Succeeded cycle and a full read is not due: the cycle then needs no read.
- * Marketo: status-in-progression activities of the program; Salesforce:
- * campaign members (deleted ones included) modified since. */
-static bool quiet(cyc *c, int64_t *probe_ms)
+typedef enum { READ_FULL = 0, READ_NONE = 1, READ_PARTIAL = 2 } read_kind;
+
+static const char *read_name(read_kind k)
+{
+    return k == READ_NONE ? "none" : k == READ_PARTIAL ? "partial" : "full";
+}
+
+/*
+ * Since the last Succeeded cycle, with no full read due: READ_NONE when
+ * neither side changed the pair's membership (the cycle needs no read),
+ * READ_PARTIAL when only a few people did (ps names them: Marketo leads
+ * with status-in-progression activity in the program, Salesforce people
+ * whose campaign member was modified or deleted), else READ_FULL.
+ * Anything the probes cannot see (a removal from a Marketo program that
+ * left no activity, a person's email changed) is seen by the full reads,
+ * at least every full_read_ms.
+ */
+static read_kind probe(cyc *c, const base_state *base, int64_t *probe_ms, probe_set *ps)
 {
     char key[160];
     char *val = NULL;
     rds_err e = {0};
     *probe_ms = rc_now_ms();
-    if (c->o->full || c->s->full_read_ms <= 0 || watermark_key(c, key, sizeof key) != 0 ||
+    if (c->o->full || c->s->full_read_ms <= 0 || !base || watermark_key(c, key, sizeof key) != 0 ||
         rds_get(key, &val, NULL, &e) != 0 || !val)
-        return false;
+        return READ_FULL;
     long long seen = 0, full = 0;
     int ok = sscanf(val, "%lld %lld", &seen, &full) == 2;
     free(val);
     if (!ok || *probe_ms - full >= c->s->full_read_ms || seen <= PROBE_MARGIN_MS)
-        return false;
+        return READ_FULL;
+    ps->limit = base->n_entries / 10 > 100 ? base->n_entries / 10 : 100;
+    ps->max_pages = base->n_entries / 300 > 5 ? (int)(base->n_entries / 300) : 5;
     Campsync__V1__StreamCampaignMembersRequest sq =
         CAMPSYNC__V1__STREAM_CAMPAIGN_MEMBERS_REQUEST__INIT;
     sq.campaign_id = c->pair.campaign_id;
     sq.since_ms = seen - PROBE_MARGIN_MS;
     sq.include_deleted = true;
-    int sf = stream_has(c, false, "StreamCampaignMembers", &sq.base, 0);
-    if (sf != 0) {
-        log_kv(LOG_INFO, sf > 0 ? "campaign members changed: full read" : "probe failed: full read",
-               "pair", c->scope, NULL);
-        return false;
-    }
     char *types[] = {"Change Status in Progression"};
     Campsync__V1__StreamActivitiesRequest aq = CAMPSYNC__V1__STREAM_ACTIVITIES_REQUEST__INIT;
     aq.since_ms = seen - PROBE_MARGIN_MS;
     aq.activity_types = types;
     aq.n_activity_types = 1;
-    int mk = stream_has(c, true, "StreamActivities", &aq.base, c->pair.program_id);
-    if (mk != 0) {
-        log_kv(LOG_INFO, mk > 0 ? "program members changed: full read" : "probe failed: full read",
-               "pair", c->scope, NULL);
-        return false;
+    if (probe_stream(c, false, "StreamCampaignMembers", &sq.base, ps) != 0 ||
+        (!ps->over && probe_stream(c, true, "StreamActivities", &aq.base, ps) != 0)) {
+        log_kv(LOG_INFO, "probe failed: full read", "pair", c->scope, NULL);
+        return READ_FULL;
+    }
+    if (ps->over) {
+        log_kv(LOG_INFO, "many members changed: full read", "pair", c->scope, NULL);
+        return READ_FULL;
     }
     c->full_ms = full;
-    return true;
+    return ps->n_leads + ps->n_people == 0 ? READ_NONE : READ_PARTIAL;
 }
 
 /* ---- dry run ---- */
@@ -1113,6 +1186,7 @@ static int run_locked(cyc *c, Campsync__V1__SyncPlan **plan_out, rc_err *err)
     rc_read rd = {0};
     base_state base = {0};
     bool have_base = false;
+    probe_set ps = {0};
 
     if (rc_check_marketing_user(s, o->parent, err) != 0)
         goto out;
@@ -1129,23 +1203,28 @@ static int run_locked(cyc *c, Campsync__V1__SyncPlan **plan_out, rc_err *err)
     if (rc_check_statuses(s, o->parent, &c->pair, m, err) != 0)
         goto out;
     c->rec->api_calls_salesforce++;
-    if (!o->dry_run && quiet(c, &c->seen_ms)) {
+    if (base_load(c->scope, &base, &have_base) != 0) {
+        rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis unreachable reading the base");
+        goto out;
+    }
+    read_kind rk = o->dry_run ? READ_FULL : probe(c, have_base ? &base : NULL, &c->seen_ms, &ps);
+    record_set(&c->rec->read, read_name(rk));
+    if (rk == READ_NONE) {
         c->was_quiet = true;
         push_fields(c, prog);
         rc = 0;
         goto out;
     }
-    c->seen_ms = c->full_ms = rc_now_ms();
+    if (rk == READ_FULL)
+        c->seen_ms = c->full_ms = rc_now_ms();
     if (o->progress)
         o->progress(o->progress_user, "read", 0, 0);
-    if (rc_read_pair(s, o->parent, &c->pair, &rd, err) != 0)
+    if ((rk == READ_PARTIAL ? rc_read_people(s, o->parent, &c->pair, ps.leads, ps.n_leads,
+                                             ps.people, ps.n_people, &rd, err)
+                            : rc_read_pair(s, o->parent, &c->pair, &rd, err)) != 0)
         goto out;
     c->rec->api_calls_marketo += rd.api_calls_mkto;
     c->rec->api_calls_salesforce += rd.api_calls_sf;
-    if (base_load(c->scope, &base, &have_base) != 0) {
-        rc_fail(err, GRPC_STATUS_UNAVAILABLE, "redis unreachable reading the base");
-        goto out;
-    }
     if (o->progress)
         o->progress(o->progress_user, "plan", 0, 0);
     char pair_id[32];
@@ -1154,7 +1233,8 @@ static int run_locked(cyc *c, Campsync__V1__SyncPlan **plan_out, rc_err *err)
                       .statuses = m,
                       .base = have_base ? &base : NULL,
                       .policy = policy_of(s, o),
-                      .people = rd.people};
+                      .people = rd.people,
+                      .partial = rd.partial};
     recon_err re = {0};
     if (plan_build(&pin, &c->pl, &re) != 0) {
         rc_fail(err, re.code == RECON_EINVAL ? GRPC_STATUS_INVALID_ARGUMENT : GRPC_STATUS_INTERNAL,
@@ -1233,6 +1313,7 @@ out:
     c->m = NULL;
     protobuf_c_message_free_unpacked(pmsg, NULL);
     rc_read_free(&rd);
+    probe_free(&ps);
     if (have_base)
         base_free(&base);
     return rc;

@@ -257,14 +257,34 @@ static int removals(const rc_pair *p, const hmap *present, rc_change **out, size
     return 0;
 }
 
+/* The people read who are not among the members: their removals. */
+static int removals_of(char *const *read, size_t n_read, const hmap *present, rc_change **out,
+                       size_t *n_out, rc_err *err)
+{
+    rc_change *v = realloc(*out, (n_read + 1) * sizeof *v);
+    if (!v)
+        return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
+    *out = v;
+    for (size_t i = 0; i < n_read; i++)
+        if (read[i] && read[i][0] && !hmap_get(present, read[i], strlen(read[i]), NULL))
+            v[(*n_out)++] = (rc_change){.person = read[i], .source = "salesforce"};
+    return 0;
+}
+
 int rc_events_observe(const rc_pair *p, const people_sf_member *members, size_t n,
-                      const int64_t *lead_of, int64_t at_ms, size_t *appended, rc_err *err)
+                      const int64_t *lead_of, char *const *read_people, size_t n_read_people,
+                      int64_t at_ms, size_t *appended, rc_err *err)
 {
     if (appended)
         *appended = 0;
     bool exists = false;
     if (state_exists(p->program_id, &exists, err) != 0)
         return -1;
+    if (!exists && read_people)
+        return rc_fail(err, GRPC_STATUS_UNAVAILABLE,
+                       "the event state of program %" PRId64
+                       " is missing (Redis lost it); the next full read sets it again",
+                       p->program_id);
     if (!exists)
         return state_init(p, members, n, err);
     hmap present = {0};
@@ -297,7 +317,8 @@ int rc_events_observe(const rc_pair *p, const people_sf_member *members, size_t 
         goto out;
     n_ch = 0;
     size_t gone = 0;
-    if (removals(p, &present, &ch, &n_ch, &owned, &n_owned, err) != 0)
+    if (read_people ? removals_of(read_people, n_read_people, &present, &ch, &n_ch, err) != 0
+                    : removals(p, &present, &ch, &n_ch, &owned, &n_owned, err) != 0)
         goto out;
     if (rc_events_emit(p, ch, n_ch, at_ms, &gone, err) != 0)
         goto out;

@@ -377,6 +377,7 @@ void plan_free(plan *p)
     free(p->events);
     free(p->notes);
     free(p->kept_leads);
+    free(p->read_leads);
     free(p->pair_id);
     free(p);
 }
@@ -416,6 +417,17 @@ int plan_build(const plan_input *in, plan **out, recon_err *err)
     p->statuses = in->statuses;
     p->policy = in->policy;
     p->had_base = in->base != NULL;
+    p->partial = in->partial && in->base != NULL;
+    if (p->partial) {
+        /* Read and a member of neither side: removed on both. */
+        p->read_leads = calloc(in->people.n_leads + 1, sizeof *p->read_leads);
+        if (!p->read_leads) {
+            rc = recon_fail(err, RECON_ENOMEM, "out of memory building the plan");
+            goto done;
+        }
+        for (size_t i = 0; i < in->people.n_leads; i++)
+            p->read_leads[p->n_read_leads++] = in->people.leads[i].id;
+    }
     p->base_version = in->base ? in->base->version : 0;
     p->old_base = in->base;
     for (size_t i = 0; i < n_base_names; i++)
@@ -595,7 +607,9 @@ typedef struct {
     int64_t lead_id;
     int32_t status;
     uint32_t sf_tag;
-    int prio; /* 0 = from a member of this cycle, 1 = kept from the old base */
+    int prio;  /* 0 = a member of this cycle, 1 = a lead read but no member (partial),
+                  2 = kept from the old base */
+    bool drop; /* no agreed state: no entry */
 } nb_entry;
 
 static int cmp_nb(const void *a, const void *b)
@@ -606,13 +620,37 @@ static int cmp_nb(const void *a, const void *b)
     return x->prio - y->prio;
 }
 
+/* An old base entry in the new base's names (added when the channel lost
+ * it; "unknown" when there is no room for another name). */
+static int carry_old(const plan *p, const base_entry *e, base_state *out, nb_entry *slot)
+{
+    const base_state *ob = p->old_base;
+    int32_t status = BASE_STATUS_UNKNOWN;
+    if (e->status >= 0) {
+        const char *name = ob->names[e->status];
+        int idx = smap_find(p->statuses, name);
+        for (size_t k = smap_count(p->statuses); idx < 0 && k < out->n_names; k++)
+            if (strcmp(out->names[k], name) == 0)
+                idx = (int)k;
+        if (idx < 0 && out->n_names < BASE_MAX_NAMES) {
+            if (!(out->names[out->n_names] = strdup(name)))
+                return -1;
+            idx = (int)out->n_names++;
+        }
+        status = idx >= 0 ? idx : BASE_STATUS_UNKNOWN;
+    }
+    *slot = (nb_entry){e->lead_id, status, e->sf_tag, 2, false};
+    return 0;
+}
+
 int plan_new_base(const plan *p, base_state *out, recon_err *err)
 {
     memset(out, 0, sizeof *out);
     size_t ns = smap_count(p->statuses);
     const base_state *ob = p->old_base;
     size_t cap_names = ns + (ob ? ob->n_names : 0);
-    nb_entry *tmp = calloc(p->n_members + p->n_kept + 1, sizeof *tmp);
+    size_t n_old = !ob ? 0 : p->partial ? ob->n_entries + p->n_read_leads : p->n_kept;
+    nb_entry *tmp = calloc(p->n_members + n_old + 1, sizeof *tmp);
     out->names = calloc(cap_names + 1, sizeof *out->names);
     if (!tmp || !out->names)
         goto oom;
@@ -626,43 +664,40 @@ int plan_new_base(const plan *p, base_state *out, recon_err *err)
         const plan_member *m = &p->members[i];
         if (!m->lead_id)
             continue; /* never reached Marketo: nothing to key it by */
-        if (plan_member_settled(p, i)) {
-            if (m->decision.agreed_present)
-                tmp[n++] = (nb_entry){m->lead_id, m->decision.agreed_status,
-                                      base_sf_tag(m->sf_person_id), 0};
-        } else if (m->in.base.kind == MERGE_BASE_PRESENT) {
-            tmp[n++] = (nb_entry){m->lead_id, m->in.base.status, m->base_sf_tag, 0};
-        } else if (m->in.base.kind == MERGE_BASE_UNKNOWN) {
-            tmp[n++] = (nb_entry){m->lead_id, BASE_STATUS_UNKNOWN, m->base_sf_tag, 0};
-        }
+        nb_entry *x = &tmp[n++];
+        if (plan_member_settled(p, i) && m->decision.agreed_present)
+            *x = (nb_entry){m->lead_id, m->decision.agreed_status, base_sf_tag(m->sf_person_id), 0,
+                            false};
+        else if (!plan_member_settled(p, i) && m->in.base.kind == MERGE_BASE_PRESENT)
+            *x = (nb_entry){m->lead_id, m->in.base.status, m->base_sf_tag, 0, false};
+        else if (!plan_member_settled(p, i) && m->in.base.kind == MERGE_BASE_UNKNOWN)
+            *x = (nb_entry){m->lead_id, BASE_STATUS_UNKNOWN, m->base_sf_tag, 0, false};
+        else
+            *x = (nb_entry){.lead_id = m->lead_id, .drop = true};
     }
-    for (size_t i = 0; i < p->n_kept && ob; i++) {
-        const base_entry *e = base_find(ob, p->kept_leads[i]);
-        int32_t status = BASE_STATUS_UNKNOWN;
-        if (e->status >= 0) {
-            const char *name = ob->names[e->status];
-            int idx = smap_find(p->statuses, name);
-            for (size_t k = ns; idx < 0 && k < out->n_names; k++)
-                if (strcmp(out->names[k], name) == 0)
-                    idx = (int)k;
-            if (idx < 0 && out->n_names < BASE_MAX_NAMES) {
-                if (!(out->names[out->n_names] = strdup(name)))
-                    goto oom;
-                idx = (int)out->n_names++;
-            }
-            /* No room for another name: "unknown" is the safe fallback. */
-            status = idx >= 0 ? idx : BASE_STATUS_UNKNOWN;
-        }
-        tmp[n++] = (nb_entry){e->lead_id, status, e->sf_tag, 1};
+    if (p->partial) {
+        for (size_t i = 0; i < p->n_read_leads; i++)
+            tmp[n++] = (nb_entry){.lead_id = p->read_leads[i], .prio = 1, .drop = true};
+        for (size_t i = 0; i < ob->n_entries; i++)
+            if (carry_old(p, &ob->entries[i], out, &tmp[n++]))
+                goto oom;
+    } else {
+        for (size_t i = 0; i < p->n_kept && ob; i++)
+            if (carry_old(p, base_find(ob, p->kept_leads[i]), out, &tmp[n++]))
+                goto oom;
     }
     qsort(tmp, n, sizeof *tmp, cmp_nb);
     out->entries = malloc((n + 1) * sizeof *out->entries);
     if (!out->entries)
         goto oom;
+    int64_t last = 0;
     for (size_t i = 0; i < n; i++) {
-        if (out->n_entries && out->entries[out->n_entries - 1].lead_id == tmp[i].lead_id)
-            continue;
-        out->entries[out->n_entries++] = (base_entry){tmp[i].lead_id, tmp[i].status, tmp[i].sf_tag};
+        if (i > 0 && tmp[i].lead_id == last)
+            continue; /* the lowest prio comes first and wins */
+        last = tmp[i].lead_id;
+        if (!tmp[i].drop)
+            out->entries[out->n_entries++] =
+                (base_entry){tmp[i].lead_id, tmp[i].status, tmp[i].sf_tag};
     }
     free(tmp);
     out->version = p->base_version + 1;

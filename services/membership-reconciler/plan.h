@@ -154,6 +154,11 @@ typedef struct {
     size_t n_sf_removed;
     const plan_mkto_removal *mkto_removed; /* optional */
     size_t n_mkto_removed;
+    /* The people input holds only some of the pair's people (a partial read:
+     * those a change probe named and their counterparts), each read in full
+     * on both sides. The base entries of everyone else are kept as they are
+     * in the new base. */
+    bool partial;
 } plan_input;
 
 typedef struct {
@@ -162,6 +167,9 @@ typedef struct {
     merge_policy policy;
     uint64_t base_version; /* version the plan was computed from (0 = no base) */
     bool had_base;
+    bool partial;        /* plan_input.partial */
+    int64_t *read_leads; /* partial: every lead the input holds (owned) */
+    size_t n_read_leads;
     plan_member *members;
     size_t n_members;
     plan_item *items;
@@ -196,7 +204,9 @@ bool plan_member_settled(const plan *p, size_t member);
 void plan_get_counts(const plan *p, plan_counts *out);
 
 /* The base to store after applying: version + 1, names = the channel's
- * statuses (plus any kept from the old base). Caller frees with base_free. */
+ * statuses (plus any kept from the old base); for a partial plan, the old
+ * entries of the people it did not cover are carried over. Caller frees
+ * with base_free. */
 int plan_new_base(const plan *p, base_state *out, recon_err *err);
 
 /* Salesforce requires LastName and Company on a Lead (C5). */

@@ -5,7 +5,15 @@
  * then only the counterparts the matching can need that are not already
  * known: Salesforce people linked to or sharing an email with a Marketo
  * member, and Marketo leads linked to or sharing an email with a campaign
- * member. A full read every cycle: it also sees deletions on both sides.
+ * member. A full read also sees deletions on both sides.
+ *
+ * A partial read starts from the people a change probe named (Marketo leads
+ * with program status activity, Salesforce people whose campaign member
+ * changed): it looks them up, finds their counterparts on the other side
+ * the same way (and the counterparts' counterparts, so that a person two
+ * records claim is seen with both), then reads the membership of every one
+ * of them on both sides by id. The core plans those people only and keeps
+ * everyone else's base (plan_input.partial).
  *
  * The connector replies are kept in a bag for as long as the core borrows
  * their strings.
@@ -114,6 +122,9 @@ typedef struct {
     strset sf_emails;  /* normalized emails of known Salesforce people */
     strset mk_emails;  /* normalized emails of known Marketo leads */
     strset mk_links;   /* sfdc ids Marketo leads are linked to */
+    strset member_ids; /* partial reads: CampaignMember ids taken (a converted
+                          Lead's member answers by LeadId and by ContactId) */
+    bool partial;
 } reader;
 
 static int oom(rc_err *err)
@@ -165,11 +176,15 @@ static int stream_once(reader *r, bool mkto, const ProtobufCMessage *rq, bool *g
         } else {
             r->out->api_calls_sf++;
             const Campsync__V1__CampaignMemberPage *p = (const void *)m;
-            for (size_t i = 0; i < p->n_members; i++)
-                if (!p->members[i]->is_deleted && ptrvec_push(&r->sf_members, p->members[i]) != 0) {
+            for (size_t i = 0; i < p->n_members; i++) {
+                const Campsync__V1__CampaignMember *cm = p->members[i];
+                int fresh = r->partial ? strset_add(&r->member_ids, cm->id) : 1;
+                if (fresh < 0 ||
+                    (fresh && !cm->is_deleted && ptrvec_push(&r->sf_members, p->members[i]) != 0)) {
                     rpc_stream_close(st);
                     return oom(err);
                 }
+            }
         }
     }
     rpc_stream_close(st);
@@ -319,55 +334,48 @@ static int read_members(reader *r, const rc_pair *p, rc_err *err)
     return stream_all(r, false, &sq.base, err);
 }
 
-static int read_people(reader *r, rc_err *err)
+/* Looks up Salesforce people by id, Leads and Contacts apart. */
+static int sf_lookup_ids(reader *r, char *const *ids, size_t n, rc_err *err)
 {
+    strlist leads = {0}, contacts = {0};
     int rc = -1;
-    int64_t *ids = malloc((r->mk_members.n + 1) * sizeof *ids);
-    strlist sf_leads = {0}, sf_contacts = {0}, emails = {0}, links_l = {0}, links_c = {0};
-    if (!ids || strset_init(&sf_leads.seen, 64) || strset_init(&sf_contacts.seen, 64) ||
-        strset_init(&emails.seen, 64) || strset_init(&links_l.seen, 64) ||
-        strset_init(&links_c.seen, 64)) {
+    if (strset_init(&leads.seen, 64) || strset_init(&contacts.seen, 64)) {
         oom(err);
         goto out;
     }
-    /* The program members' leads and the campaign members' people. */
-    for (size_t i = 0; i < r->mk_members.n; i++)
-        ids[i] = ((Campsync__V1__ProgramMember *)r->mk_members.v[i])->lead_id;
-    if (mk_lookup(r, Q_IDS, ids, NULL, r->mk_members.n, err) != 0)
-        goto out;
-    for (size_t i = 0; i < r->sf_members.n; i++) {
-        const Campsync__V1__CampaignMember *cm = r->sf_members.v[i];
-        int a = cm->contact_id && cm->contact_id[0] ? strlist_add(&sf_contacts, cm->contact_id)
-                                                    : strlist_add(&sf_leads, cm->lead_id);
-        if (a < 0) {
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] && ids[i][0] && !strset_has(&r->sf_ids, ids[i]) &&
+            strlist_add(is_contact_id(ids[i]) ? &contacts : &leads, ids[i]) < 0) {
             oom(err);
             goto out;
         }
-    }
-    if (sf_lookup(r, false, false, (char **)sf_leads.v.v, sf_leads.v.n, err) != 0 ||
-        sf_lookup(r, true, false, (char **)sf_contacts.v.v, sf_contacts.v.n, err) != 0)
-        goto out;
+    if (sf_lookup(r, false, false, (char **)leads.v.v, leads.v.n, err) == 0 &&
+        sf_lookup(r, true, false, (char **)contacts.v.v, contacts.v.n, err) == 0)
+        rc = 0;
+out:
+    strlist_free(&leads);
+    strlist_free(&contacts);
+    return rc;
+}
 
-    /* Salesforce counterparts of the Marketo leads: by link, else by email. */
-    strlist_free(&sf_leads);
-    strlist_free(&sf_contacts);
-    memset(&sf_leads, 0, sizeof sf_leads);
-    memset(&sf_contacts, 0, sizeof sf_contacts);
-    if (strset_init(&sf_leads.seen, 64) || strset_init(&sf_contacts.seen, 64)) {
+/* Salesforce counterparts of leads[from, to): by link, else by email. */
+static int sf_counterparts(reader *r, size_t from, size_t to, rc_err *err)
+{
+    strlist links = {0}, emails = {0};
+    int rc = -1;
+    if (strset_init(&links.seen, 64) || strset_init(&emails.seen, 64)) {
         oom(err);
         goto out;
     }
-    size_t n_leads = r->leads.n;
-    for (size_t i = 0; i < n_leads; i++) {
+    for (size_t i = from; i < to; i++) {
         const Campsync__V1__Lead *ld = r->leads.v[i];
         bool linked = false;
-        const char *links[] = {ld->sfdc_contact_id, ld->sfdc_lead_id};
+        const char *l[] = {ld->sfdc_contact_id, ld->sfdc_lead_id};
         for (int k = 0; k < 2; k++) {
-            if (!links[k] || !links[k][0])
+            if (!l[k] || !l[k][0])
                 continue;
             linked = true;
-            if (!strset_has(&r->sf_ids, links[k]) &&
-                strlist_add(is_contact_id(links[k]) ? &sf_contacts : &sf_leads, links[k]) < 0) {
+            if (strlist_add(&links, l[k]) < 0) {
                 oom(err);
                 goto out;
             }
@@ -379,47 +387,184 @@ static int read_people(reader *r, rc_err *err)
             goto out;
         }
     }
-    if (sf_lookup(r, false, false, (char **)sf_leads.v.v, sf_leads.v.n, err) != 0 ||
-        sf_lookup(r, true, false, (char **)sf_contacts.v.v, sf_contacts.v.n, err) != 0 ||
-        sf_lookup(r, true, true, (char **)emails.v.v, emails.v.n, err) != 0 ||
-        sf_lookup(r, false, true, (char **)emails.v.v, emails.v.n, err) != 0)
-        goto out;
-
-    /* Marketo counterparts of the campaign members' people: by link, else by
-     * email. */
+    if (sf_lookup_ids(r, (char **)links.v.v, links.v.n, err) == 0 &&
+        sf_lookup(r, true, true, (char **)emails.v.v, emails.v.n, err) == 0 &&
+        sf_lookup(r, false, true, (char **)emails.v.v, emails.v.n, err) == 0)
+        rc = 0;
+out:
+    strlist_free(&links);
     strlist_free(&emails);
-    memset(&emails, 0, sizeof emails);
-    if (strset_init(&emails.seen, 64)) {
+    return rc;
+}
+
+/* Marketo counterparts of Salesforce people (ids[i], emails[i]): by link,
+ * else by email. */
+static int mk_counterparts(reader *r, const char *const *ids, const char *const *emails, size_t n,
+                           rc_err *err)
+{
+    strlist links_l = {0}, links_c = {0}, em = {0};
+    int rc = -1;
+    if (strset_init(&links_l.seen, 64) || strset_init(&links_c.seen, 64) ||
+        strset_init(&em.seen, 64)) {
         oom(err);
         goto out;
     }
-    for (size_t i = 0; i < r->sf_members.n; i++) {
-        const Campsync__V1__CampaignMember *cm = r->sf_members.v[i];
-        const char *pid = cm->contact_id && cm->contact_id[0] ? cm->contact_id : cm->lead_id;
-        if (!pid || strset_has(&r->mk_links, pid))
+    for (size_t i = 0; i < n; i++) {
+        const char *pid = ids[i];
+        if (!pid || !pid[0] || strset_has(&r->mk_links, pid))
             continue;
         if (strlist_add(is_contact_id(pid) ? &links_c : &links_l, pid) < 0) {
             oom(err);
             goto out;
         }
-        if (!has_email(&r->mk_emails, cm->email) && add_email(&emails.seen, cm->email) > 0 &&
-            ptrvec_push(&emails.v, emails.seen.own[emails.seen.n - 1]) != 0) {
+        if (!has_email(&r->mk_emails, emails[i]) && add_email(&em.seen, emails[i]) > 0 &&
+            ptrvec_push(&em.v, em.seen.own[em.seen.n - 1]) != 0) {
             oom(err);
             goto out;
         }
     }
-    if (mk_lookup(r, Q_SFDC_LEAD, NULL, (char **)links_l.v.v, links_l.v.n, err) != 0 ||
-        mk_lookup(r, Q_SFDC_CONTACT, NULL, (char **)links_c.v.v, links_c.v.n, err) != 0 ||
-        mk_lookup(r, Q_EMAILS, NULL, (char **)emails.v.v, emails.v.n, err) != 0)
+    if (mk_lookup(r, Q_SFDC_LEAD, NULL, (char **)links_l.v.v, links_l.v.n, err) == 0 &&
+        mk_lookup(r, Q_SFDC_CONTACT, NULL, (char **)links_c.v.v, links_c.v.n, err) == 0 &&
+        mk_lookup(r, Q_EMAILS, NULL, (char **)em.v.v, em.v.n, err) == 0)
+        rc = 0;
+out:
+    strlist_free(&links_l);
+    strlist_free(&links_c);
+    strlist_free(&em);
+    return rc;
+}
+
+/* Marketo counterparts of people[from, to). */
+static int mk_counterparts_of_people(reader *r, size_t from, size_t to, rc_err *err)
+{
+    size_t n = to > from ? to - from : 0;
+    const char **ids = calloc(n + 1, sizeof *ids), **emails = calloc(n + 1, sizeof *emails);
+    int rc = -1;
+    if (!ids || !emails) {
+        oom(err);
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            const Campsync__V1__Person *p = r->people.v[from + i];
+            ids[i] = p->id;
+            emails[i] = p->email;
+        }
+        rc = mk_counterparts(r, ids, emails, n, err);
+    }
+    free(ids);
+    free(emails);
+    return rc;
+}
+
+static int read_people(reader *r, rc_err *err)
+{
+    size_t n = r->mk_members.n > r->sf_members.n ? r->mk_members.n : r->sf_members.n;
+    int64_t *ids = malloc((n + 1) * sizeof *ids);
+    const char **pids = calloc(n + 1, sizeof *pids), **emails = calloc(n + 1, sizeof *emails);
+    int rc = -1;
+    if (!ids || !pids || !emails) {
+        oom(err);
+        goto out;
+    }
+    /* The program members' leads and the campaign members' people. */
+    for (size_t i = 0; i < r->mk_members.n; i++)
+        ids[i] = ((Campsync__V1__ProgramMember *)r->mk_members.v[i])->lead_id;
+    for (size_t i = 0; i < r->sf_members.n; i++) {
+        const Campsync__V1__CampaignMember *cm = r->sf_members.v[i];
+        pids[i] = cm->contact_id && cm->contact_id[0] ? cm->contact_id : cm->lead_id;
+        emails[i] = cm->email;
+    }
+    if (mk_lookup(r, Q_IDS, ids, NULL, r->mk_members.n, err) != 0 ||
+        sf_lookup_ids(r, (char **)pids, r->sf_members.n, err) != 0)
+        goto out;
+    /* Their counterparts on the other side. */
+    if (sf_counterparts(r, 0, r->leads.n, err) != 0 ||
+        mk_counterparts(r, pids, emails, r->sf_members.n, err) != 0)
         goto out;
     rc = 0;
 out:
     free(ids);
-    strlist_free(&sf_leads);
-    strlist_free(&sf_contacts);
-    strlist_free(&emails);
-    strlist_free(&links_l);
-    strlist_free(&links_c);
+    free(pids);
+    free(emails);
+    return rc;
+}
+
+/* The people a probe named, their counterparts and theirs, then the
+ * membership of all of them on both sides (see the top of the file). */
+static int read_partial(reader *r, const rc_pair *p, const int64_t *leads, size_t n_leads,
+                        char *const *people, size_t n_people, rc_err *err)
+{
+    if (mk_lookup(r, Q_IDS, leads, NULL, n_leads, err) != 0 ||
+        sf_lookup_ids(r, people, n_people, err) != 0)
+        return -1;
+    size_t lf = 0, pf = 0;
+    for (int round = 0; round < 2; round++) {
+        size_t lt = r->leads.n, pt = r->people.n;
+        if (sf_counterparts(r, lf, lt, err) != 0 || mk_counterparts_of_people(r, pf, pt, err) != 0)
+            return -1;
+        lf = lt;
+        pf = pt;
+    }
+    /* Everyone by id: a person the lookups no longer find (deleted) is
+     * still asked about, and so is the Contact a Lead became. */
+    hmap seen_leads = {0};
+    strlist pids = {0};
+    int64_t *lids = calloc(r->leads.n + n_leads + 1, sizeof *lids);
+    size_t nl = 0;
+    int rc = -1;
+    if (!lids || hmap_init(&seen_leads, r->leads.n + n_leads) || strset_init(&pids.seen, 64)) {
+        oom(err);
+        goto out;
+    }
+    for (size_t i = 0; i < r->leads.n + n_leads; i++) {
+        int64_t id =
+            i < r->leads.n ? ((Campsync__V1__Lead *)r->leads.v[i])->id : leads[i - r->leads.n];
+        lids[nl] = id;
+        int put = hmap_put(&seen_leads, &lids[nl], sizeof lids[nl], 0, NULL);
+        if (put < 0) {
+            oom(err);
+            goto out;
+        }
+        nl += put == 0;
+    }
+    for (size_t i = 0; i < r->people.n + n_people; i++) {
+        const Campsync__V1__Person *ps = i < r->people.n ? r->people.v[i] : NULL;
+        const char *ids[2] = {ps ? ps->id : people[i - r->people.n],
+                              ps && ps->is_converted ? ps->converted_contact_id : NULL};
+        for (int k = 0; k < 2; k++)
+            if (ids[k] && ids[k][0] && strlist_add(&pids, ids[k]) < 0) {
+                oom(err);
+                goto out;
+            }
+    }
+    r->out->people_read = calloc(pids.v.n + 1, sizeof *r->out->people_read);
+    if (!r->out->people_read) {
+        oom(err);
+        goto out;
+    }
+    for (size_t i = 0; i < pids.v.n; i++) {
+        if (!(r->out->people_read[i] = strdup(pids.v.v[i]))) {
+            oom(err);
+            goto out;
+        }
+        r->out->n_people_read++;
+    }
+    Campsync__V1__StreamProgramMembersRequest mq =
+        CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
+    mq.program_id = p->program_id;
+    mq.lead_ids = lids;
+    mq.n_lead_ids = nl;
+    Campsync__V1__StreamCampaignMembersRequest sq =
+        CAMPSYNC__V1__STREAM_CAMPAIGN_MEMBERS_REQUEST__INIT;
+    sq.campaign_id = (char *)p->campaign_id;
+    sq.person_ids = r->out->people_read;
+    sq.n_person_ids = r->out->n_people_read;
+    if ((nl == 0 || stream_all(r, true, &mq.base, err) == 0) &&
+        (sq.n_person_ids == 0 || stream_all(r, false, &sq.base, err) == 0))
+        rc = 0;
+out:
+    hmap_free(&seen_leads);
+    strlist_free(&pids);
+    free(lids);
     return rc;
 }
 
@@ -465,19 +610,23 @@ static int build_input(reader *r, rc_err *err)
     return 0;
 }
 
-int rc_read_pair(rc_svc *s, rpc_call *parent, const rc_pair *p, rc_read *out, rc_err *err)
+static int read_any(rc_svc *s, rpc_call *parent, const rc_pair *p, const int64_t *leads,
+                    size_t n_leads, char *const *people, size_t n_people, bool partial,
+                    rc_read *out, rc_err *err)
 {
     memset(out, 0, sizeof *out);
-    reader r = {.s = s, .parent = parent, .out = out};
+    out->partial = partial;
+    reader r = {.s = s, .parent = parent, .out = out, .partial = partial};
     int rc = -1;
     if (hmap_init(&r.lead_ids, 1024) || strset_init(&r.sf_ids, 1024) ||
         strset_init(&r.sf_emails, 1024) || strset_init(&r.mk_emails, 1024) ||
-        strset_init(&r.mk_links, 1024)) {
+        strset_init(&r.mk_links, 1024) || strset_init(&r.member_ids, partial ? 1024 : 1)) {
         oom(err);
         goto out;
     }
-    if (read_members(&r, p, err) == 0 && read_people(&r, err) == 0 && build_input(&r, err) == 0)
-        rc = 0;
+    if (partial ? read_partial(&r, p, leads, n_leads, people, n_people, err) == 0
+                : read_members(&r, p, err) == 0 && read_people(&r, err) == 0)
+        rc = build_input(&r, err);
 out:
     free(r.mk_members.v);
     free(r.sf_members.v);
@@ -488,13 +637,28 @@ out:
     strset_free(&r.sf_emails);
     strset_free(&r.mk_emails);
     strset_free(&r.mk_links);
+    strset_free(&r.member_ids);
     if (rc != 0)
         rc_read_free(out);
     return rc;
 }
 
+int rc_read_pair(rc_svc *s, rpc_call *parent, const rc_pair *p, rc_read *out, rc_err *err)
+{
+    return read_any(s, parent, p, NULL, 0, NULL, 0, false, out, err);
+}
+
+int rc_read_people(rc_svc *s, rpc_call *parent, const rc_pair *p, const int64_t *leads,
+                   size_t n_leads, char *const *people, size_t n_people, rc_read *out, rc_err *err)
+{
+    return read_any(s, parent, p, leads, n_leads, people, n_people, true, out, err);
+}
+
 void rc_read_free(rc_read *r)
 {
+    for (size_t i = 0; i < r->n_people_read; i++)
+        free(r->people_read[i]);
+    free(r->people_read);
     free(r->leads);
     free(r->sf_people);
     free(r->mkto_members);

@@ -158,9 +158,17 @@ typedef struct {
     people_sf_member *sf_members;
     int api_calls_mkto;
     int api_calls_sf;
+    bool partial;       /* rc_read_people: only some people were read */
+    char **people_read; /* partial: the Salesforce people whose membership was read */
+    size_t n_people_read;
 } rc_read;
 
+/* Everyone: both sides' members in full, and their counterparts. */
 int rc_read_pair(rc_svc *s, rpc_call *parent, const rc_pair *p, rc_read *out, rc_err *err);
+/* Only these Marketo leads and Salesforce people (Lead/Contact ids), their
+ * counterparts on the other side, and the membership of all of them. */
+int rc_read_people(rc_svc *s, rpc_call *parent, const rc_pair *p, const int64_t *leads,
+                   size_t n_leads, char *const *people, size_t n_people, rc_read *out, rc_err *err);
 void rc_read_free(rc_read *r);
 
 /* ---- one cycle (cycle.c) ---- */
@@ -218,17 +226,18 @@ int rc_events_emit(const rc_pair *p, const rc_change *ch, size_t n, int64_t at_m
                    rc_err *err);
 
 /*
- * What a full read of the campaign saw, before the cycle writes anything:
- * every member whose status differs from the event state gets its event
- * (source "salesforce"), and every person in the state but no longer a
- * member a removal. This is where changes made in Salesforce become events,
- * and also where a change a crashed cycle made but did not get to emit is
- * caught. The first time (no state), it only sets the state to what it saw:
- * the members a pair starts with are not changes. lead_of[j] (may be NULL)
- * is the Marketo lead matched to members[j], 0 if none.
+ * What a read of the campaign saw, before the cycle writes anything: every
+ * member whose status differs from the event state gets its event (source
+ * "salesforce"), and every person in the state but no longer a member a
+ * removal (read_people: after a partial read, the people whose membership
+ * was read; NULL after a full read: everyone). This is where changes made in Salesforce become
+ * events, and also where a change a crashed cycle made but did not get to emit is caught. The first
+ * time (no state), it only sets the state to what it saw: the members a pair starts with are not
+ * changes. lead_of[j] (may be NULL) is the Marketo lead matched to members[j], 0 if none.
  */
 int rc_events_observe(const rc_pair *p, const people_sf_member *members, size_t n,
-                      const int64_t *lead_of, int64_t at_ms, size_t *appended, rc_err *err);
+                      const int64_t *lead_of, char *const *read_people, size_t n_read_people,
+                      int64_t at_ms, size_t *appended, rc_err *err);
 
 /* Drops the pair's event state (unlink: a later link starts afresh). */
 int rc_events_forget(int64_t program_id, rc_err *err);

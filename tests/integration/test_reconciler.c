@@ -492,6 +492,91 @@ static void quiet_cycles_read_nothing_yet_see_every_change(void **state)
     protobuf_c_message_free_unpacked(&rec->base, NULL);
 }
 
+/* A few people changed since the last cycle: only they (and their
+ * counterparts) are read, by id, and the rest of the base is kept. */
+static void partial_reads_take_the_changes_of_a_few_people(void **state)
+{
+    (void)state;
+    sync_until_quiet();
+    json_t *st = rt_state(&env);
+    rt_pairing p;
+    rt_pairing_compute(st, WEBINAR, WEBINAR_CAMPAIGN, &p);
+    /* (people without email stay on one side: counted, not changed) */
+    int members_before = p.both, one_side_before = p.mkto_only + p.sf_only;
+    assert_int_equal(p.differ, 0);
+    const rt_row *r1 = rt_find_row(&p, "Invited", NULL);
+    const rt_row *r3 = rt_find_row(&p, "Registered", NULL);
+    assert_non_null(r1);
+    assert_non_null(r3);
+    const rt_row *r2 = rt_find_row(&p, "Invited", r1);
+    assert_non_null(r2);
+    rt_row a = *r1, b = *r2, c = *r3;
+    long long newcomer = rt_lead_outside(st, WEBINAR);
+    assert_true(newcomer > 0);
+    json_decref(st);
+    /* Salesforce: a status forward and a removal; Marketo: a status forward
+     * and a new member. */
+    assert_int_equal(rt_sf_set_status(&env, WEBINAR_CAMPAIGN, a.sf_id, "Registered"), 0);
+    assert_int_equal(rt_sf_remove(&env, WEBINAR_CAMPAIGN, b.sf_id), 0);
+    assert_int_equal(rt_mk_set_status(&env, WEBINAR, c.lead_id, "Attended"), 0);
+    assert_int_equal(rt_mk_add(&env, WEBINAR, newcomer, "Registered"), 0);
+
+    rt_reset_calls(&env);
+    Campsync__V1__CycleRecord *rec = NULL;
+    assert_int_equal(rt_sync(&env, WEBINAR, 0, &rec, NULL), 0);
+    assert_string_equal(rec->status, "Succeeded");
+    assert_string_equal(rec->read, "partial");
+    assert_int_equal(rec->counts->deleted, 1);
+    assert_int_equal(rec->counts->updated, 2);
+    assert_true(rec->counts->new_ >= 1);
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+    /* Members were read by id only, never the whole program. */
+    json_t *calls = ts_admin(env.stack, "GET", "/admin/calls", NULL, NULL);
+    json_t *mk_members = json_object_get(json_object_get(calls, "marketo"),
+                                         "GET /rest/v1/programs/{id}/members.json");
+    assert_true(json_integer_value(mk_members) >= 1);
+    json_decref(calls);
+
+    st = rt_state(&env);
+    assert_string_equal(rt_mk_status(st, WEBINAR, a.lead_id), "Registered");
+    assert_string_equal(rt_mk_status(st, WEBINAR, b.lead_id), "");
+    assert_string_equal(rt_sf_status(st, WEBINAR_CAMPAIGN, c.sf_id), "Attended");
+    assert_string_equal(rt_sf_status(st, WEBINAR_CAMPAIGN, rt_sf_person_of(st, newcomer)),
+                        "Registered");
+    rt_pairing_compute(st, WEBINAR, WEBINAR_CAMPAIGN, &p);
+    assert_int_equal(p.differ, 0);
+    assert_int_equal(p.mkto_only + p.sf_only, one_side_before);
+    assert_int_equal(p.both, members_before);
+    json_decref(st);
+
+    /* The base of everyone else was kept: a full read afterwards finds
+     * nothing to do on either side. */
+    sync_until_quiet();
+    rt_reset_calls(&env);
+    assert_int_equal(rt_sync_opts(&env, WEBINAR, 0, 1, &rec, NULL), 0);
+    assert_string_equal(rec->read, "full");
+    assert_int_equal(rec->counts->new_ + rec->counts->updated + rec->counts->deleted, 0);
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+    assert_int_equal(rt_write_calls(&env), 0);
+
+    /* Each change is one event, in order: the removal, and the status
+     * change made in Salesforce as seen there. */
+    rt_events ev;
+    rt_collect_events(&env, "0", WEBINAR_CAMPAIGN, &ev);
+    assert_int_equal(rt_events_duplicates(&ev), 0);
+    int removed_b = 0, a_registered = 0;
+    for (size_t i = 0; i < ev.n; i++) {
+        removed_b += ev.e[i].type == CAMPSYNC__V1__EVENT_TYPE__REMOVED_FROM_SFDC_CAMPAIGN &&
+                     strcmp(ev.e[i].person, b.sf_id) == 0;
+        a_registered += ev.e[i].type == CAMPSYNC__V1__EVENT_TYPE__SFDC_CAMPAIGN_STATUS_CHANGED &&
+                        strcmp(ev.e[i].person, a.sf_id) == 0 &&
+                        strcmp(ev.e[i].new_status, "Registered") == 0;
+    }
+    assert_int_equal(removed_b, 1);
+    assert_int_equal(a_registered, 1);
+    rt_events_free(&ev);
+}
+
 static void dry_run_writes_nothing(void **state)
 {
     (void)state;
@@ -717,6 +802,7 @@ int main(void)
         cmocka_unit_test(fields_go_one_way_to_the_campaign),
         cmocka_unit_test(events_are_emitted_once),
         cmocka_unit_test(quiet_cycles_read_nothing_yet_see_every_change),
+        cmocka_unit_test(partial_reads_take_the_changes_of_a_few_people),
         cmocka_unit_test(dry_run_writes_nothing),
         cmocka_unit_test(cycles_are_recorded),
         cmocka_unit_test(new_campaign_link_creates_it_with_statuses),

@@ -588,6 +588,76 @@ static void test_retry_sees_its_writes_as_salesforce_changes(void **state)
     smap_free(m);
 }
 
+/* A partial plan covers only the people a probe named: everyone else keeps
+ * their base entry (not read as removed on both sides), a covered person
+ * removed on both sides loses theirs, a covered change moves it. The same
+ * input as a full plan drops the uncovered entries. */
+static void test_partial_plan_keeps_the_base_of_people_not_read(void **state)
+{
+    smap *m = new_map();
+    world w = {0};
+    /* Lead 1: Marketo moved on to Attended, Salesforce still Registered. */
+    w.leads[w.n_leads++] =
+        (people_mkto_lead){1, "ann@x.com", NULL, NULL, NULL, "00Q000000000001AAA", NULL};
+    w.people[w.n_people++] = (people_sf_person){
+        "00Q000000000001AAA", PEOPLE_SF_LEAD, "ann@x.com", NULL, NULL, NULL, false, NULL};
+    w.mm[w.n_mm++] = (people_mkto_member){1, "Attended", 100};
+    w.sm[w.n_sm++] =
+        (people_sf_member){"00v1", "00Q000000000001AAA", "ann@x.com", "Registered", 50};
+    /* Lead 3: removed on both sides (read, member of neither). */
+    w.leads[w.n_leads++] =
+        (people_mkto_lead){3, "cy@x.com", NULL, NULL, NULL, "00Q000000000003AAA", NULL};
+    w.people[w.n_people++] = (people_sf_person){
+        "00Q000000000003AAA", PEOPLE_SF_LEAD, "cy@x.com", NULL, NULL, NULL, false, NULL};
+    char *names[] = {"Registered", "Attended", "Invited"};
+    base_entry e[] = {{1, 0, base_sf_tag("00Q000000000001AAA")},
+                      {2, 1, base_sf_tag("00Q000000000002AAA")},
+                      {3, 2, base_sf_tag("00Q000000000003AAA")}};
+    base_state base = {.version = 4, .names = names, .n_names = 3, .entries = e, .n_entries = 3};
+    plan_input in = input_of(&w, m, &base, MW);
+    in.partial = true;
+    plan *p = NULL;
+    recon_err err;
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    /* Only lead 1's status goes to Salesforce: lead 2 (not read) is not
+     * removed anywhere. */
+    assert_int_equal(p->n_items, 1);
+    assert_int_equal(p->items[0].side, MERGE_SIDE_SALESFORCE);
+    assert_int_equal(p->items[0].action, PLAN_STATUS);
+    assert_int_equal(plan_mark_applied(p, 0, NULL, &err), 0);
+    base_state nb;
+    assert_int_equal(plan_new_base(p, &nb, &err), 0);
+    assert_int_equal(nb.version, 5);
+    assert_int_equal(nb.n_entries, 2);
+    assert_int_equal(nb.entries[0].lead_id, 1);
+    assert_string_equal(nb.names[nb.entries[0].status], "Attended");
+    assert_int_equal(nb.entries[1].lead_id, 2);
+    assert_string_equal(nb.names[nb.entries[1].status], "Attended");
+    assert_int_equal(nb.entries[1].sf_tag, base_sf_tag("00Q000000000002AAA"));
+    base_free(&nb);
+    plan_free(p);
+
+    /* Lead 1's write fails: its old entry stays, and so does lead 2's. */
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(plan_mark_failed(p, 0, "refused", &err), 0);
+    assert_int_equal(plan_new_base(p, &nb, &err), 0);
+    assert_int_equal(nb.n_entries, 2);
+    assert_string_equal(nb.names[nb.entries[0].status], "Registered");
+    base_free(&nb);
+    plan_free(p);
+
+    /* A full plan of the same input: lead 2 is absent on both sides. */
+    in.partial = false;
+    assert_int_equal(plan_build(&in, &p, &err), 0);
+    assert_int_equal(plan_mark_applied(p, 0, NULL, &err), 0);
+    assert_int_equal(plan_new_base(p, &nb, &err), 0);
+    assert_int_equal(nb.n_entries, 1);
+    assert_int_equal(nb.entries[0].lead_id, 1);
+    base_free(&nb);
+    plan_free(p);
+    smap_free(m);
+}
+
 /* latest_wins: a removal with a known time against a change on the other
  * side; without the time the change wins (nothing removed on a guess). */
 static void test_plan_latest_wins_with_removal_times(void **state)
@@ -720,6 +790,7 @@ int main(void)
         cmocka_unit_test(test_plan_rejection_and_conflict_notes),
         cmocka_unit_test(test_plan_unknown_status_keeps_base),
         cmocka_unit_test(test_retry_sees_its_writes_as_salesforce_changes),
+        cmocka_unit_test(test_partial_plan_keeps_the_base_of_people_not_read),
         cmocka_unit_test(test_plan_latest_wins_with_removal_times),
         cmocka_unit_test(test_plan_identity_change_is_not_a_removal),
         cmocka_unit_test(test_plan_bad_input),
