@@ -95,7 +95,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                      .statuses = map,
                      .base = has_base ? &base : NULL,
                      .policy = (merge_policy)take(&r, 3),
-                     .people = {leads, nl, people, np, mm, nm, sm, ns}};
+                     .people = {leads, nl, people, np, mm, nm, sm, ns},
+                     .partial = take(&r, 2)};
     plan *p = NULL;
     recon_err err;
     if (plan_build(&in, &p, &err) != 0) {
