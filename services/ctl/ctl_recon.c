@@ -198,8 +198,8 @@ static void print_cycle(const Campsync__V1__CycleRecord *r)
     printf("cycle %s  program %lld <-> campaign %s\n", r->id, (long long)r->program_id,
            r->campaign_id);
     printf("  status     %s%s%s\n", r->status, r->message[0] ? ": " : "", r->message);
-    printf("  started    %s   finished %s\n", ctl_time(r->started_at_ms, a, sizeof a),
-           ctl_time(r->finished_at_ms, b, sizeof b));
+    printf("  started    %s   finished %s%s%s\n", ctl_time(r->started_at_ms, a, sizeof a),
+           ctl_time(r->finished_at_ms, b, sizeof b), r->read[0] ? "   read " : "", r->read);
     if (c)
         printf("  new %d  updated %d  deleted %d  failed %d  skipped %d\n", c->new_, c->updated,
                c->deleted, c->failed, c->skipped);

@@ -404,6 +404,7 @@ static void dry_run_then_sync(void **state)
     /* a quiet second cycle, as text */
     assert_int_equal(ctl("sync", "1001", NULL), 0);
     assert_contains(out_text, "status     Succeeded");
+    assert_contains(out_text, "   read "); /* how the pair was read */
 
     assert_int_equal(ctl("--json", "cycles", "1001", "--limit", "5", NULL), 0);
     json_t *cycles = json_object_get(only_doc(), "cycles");
