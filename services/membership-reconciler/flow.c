@@ -7,8 +7,9 @@
  * A person is given as a Marketo lead id, an email or a Salesforce id; it is
  * resolved the way C5 matches people (the lead's linked Contact/Lead, else by
  * email, a Contact before a Lead). A whole request costs a handful of calls:
- * one read of the campaign's members, one lookup per kind, one write per
- * kind (the connector batches by 200).
+ * one lookup per kind, one read of those people's memberships in the
+ * campaign (by id, not the whole campaign), one write per kind (the
+ * connector batches by 200).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,11 +35,26 @@ static bool same_email(const char *a, const char *b)
            strcmp(x, y) == 0;
 }
 
-static int read_campaign(rc_svc *s, rpc_call *call, const char *campaign, rc_bag *bag, rc_err *err)
+/* The campaign members of the resolved people (none resolved: no call). */
+static int read_members(rc_svc *s, rpc_call *call, const char *campaign, const person *ps, size_t n,
+                        rc_bag *bag, rc_err *err)
 {
+    char **ids = rpc_call_alloc(call, (n + 1) * sizeof *ids);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool dup = !ps[i].sf_id;
+        for (size_t j = 0; j < k && !dup; j++)
+            dup = strcmp(ids[j], ps[i].sf_id) == 0;
+        if (!dup)
+            ids[k++] = (char *)ps[i].sf_id;
+    }
+    if (k == 0)
+        return 0;
     Campsync__V1__StreamCampaignMembersRequest rq =
         CAMPSYNC__V1__STREAM_CAMPAIGN_MEMBERS_REQUEST__INIT;
     rq.campaign_id = (char *)campaign;
+    rq.person_ids = ids;
+    rq.n_person_ids = k;
     rpc_error e = {0};
     rpc_call_opts o = {.parent = call, .timeout_ms = 120000};
     rpc_stream *st = NULL;
@@ -48,12 +64,12 @@ static int read_campaign(rc_svc *s, rpc_call *call, const char *campaign, rc_bag
         return rc_fail(err, rc, "salesforce connector StreamCampaignMembers: %s", e.message);
     for (;;) {
         ProtobufCMessage *m = NULL;
-        int n = rpc_stream_next(st, &m, &e);
-        if (n == 0)
+        int got = rpc_stream_next(st, &m, &e);
+        if (got == 0)
             break;
-        if (n < 0 || rc_bag_add(bag, m) != 0) {
+        if (got < 0 || rc_bag_add(bag, m) != 0) {
             rpc_stream_close(st);
-            return rc_fail(err, n < 0 && e.code ? e.code : GRPC_STATUS_UNAVAILABLE,
+            return rc_fail(err, got < 0 && e.code ? e.code : GRPC_STATUS_UNAVAILABLE,
                            "salesforce connector StreamCampaignMembers: %s", e.message);
         }
     }
@@ -305,7 +321,7 @@ int rc_is_member(rc_svc *s, rpc_call *call, const Campsync__V1__MembershipQuery 
     if (resolve(s, call, &fr, &ps, &bag, err) != 0)
         goto out;
     size_t first = bag.n;
-    if (ps.sf_id && read_campaign(s, call, rq->campaign_id, &bag, err) != 0)
+    if (read_members(s, call, rq->campaign_id, &ps, 1, &bag, err) != 0)
         goto out;
     find_member(&bag, first, bag.n, &ps);
     out->is_member = ps.member_id != NULL;
@@ -341,7 +357,7 @@ int rc_flow(rc_svc *s, rpc_call *call, rc_flow_kind kind, const Campsync__V1__Fl
     if (resolve(s, call, rq, ps, &bag, err) != 0)
         goto out;
     size_t first = bag.n;
-    if (read_campaign(s, call, rq->campaign_id, &bag, err) != 0)
+    if (read_members(s, call, rq->campaign_id, ps, n, &bag, err) != 0)
         goto out;
     out->results = rpc_call_alloc(call, n * sizeof *out->results);
     out->n_results = n;
