@@ -1,9 +1,10 @@
 /*
  * campsync-reconciler under faults, on a generated dataset big enough for a
  * first sync of many batches: the reconciler killed with SIGKILL in the middle
- * of applying and restarted, two replicas (with their schedulers) sharing one
- * pair, Redis killed mid-cycle and coming back empty, and 10% of vendor
- * requests failing. Every time the pair must end converged, with no
+ * of applying and restarted, two and then three replicas (with their
+ * schedulers) sharing the pairs, Redis killed mid-cycle and coming back
+ * empty, and 10% of vendor requests failing. (Connectors killed mid-cycle:
+ * test_system_faults.) Every time the pair must end converged, with no
  * duplicate member or person, no lost change and every event exactly once.
  */
 #include <stdarg.h>
@@ -260,13 +261,9 @@ static void vendor_faults_delay_but_lose_nothing(void **state)
     assert_events_once(camp2, sf_after - sf_before, 0);
 }
 
-static void two_replicas_share_the_pairs(void **state)
+/* Another reconciler process on the same Redis and connectors. */
+static ts_proc *spawn_replica(const char *const *opts, const char *name)
 {
-    (void)state;
-    /* Both replicas cycle every pair every second on their own. */
-    static const char *const fast[] = {"CAMPSYNC_SYNC_INTERVAL_MS=1s", "CAMPSYNC_LOCK_TTL_MS=15s",
-                                       NULL};
-    assert_int_equal(rt_restart_reconciler(&env, fast), 0);
     char bin[512], listen[64], redis_env[256], mk[128], sf[128];
     assert_int_equal(ts_bin_path("campsync-reconciler", bin, sizeof bin), 0);
     snprintf(listen, sizeof listen, "127.0.0.1:%d", ts_free_port());
@@ -275,32 +272,60 @@ static void two_replicas_share_the_pairs(void **state)
     snprintf(sf, sizeof sf, "CAMPSYNC_SALESFORCE_CONNECTOR=%s",
              env.stack->target[TS_SVC_SALESFORCE]);
     const char *argv[] = {bin, "--listen", listen, "--metrics", "127.0.0.1:0", NULL};
-    const char *envp[] = {redis_env, mk, sf, fast[0], fast[1], NULL};
-    ts_proc *second = ts_proc_spawn(argv, envp, env.stack->dir, "reconciler-2");
-    assert_non_null(second);
+    const char *envp[] = {redis_env, mk, sf, opts[0], opts[1], NULL};
+    ts_proc *p = ts_proc_spawn(argv, envp, env.stack->dir, name);
+    assert_non_null(p);
+    return p;
+}
 
-    /* Changes on both pairs, then wait for the schedulers to carry them. */
+/* A Marketo add and a Salesforce status change on each pair, then waits
+ * until the replicas' schedulers carried both across. */
+static void change_and_wait(ts_proc *const *replicas, int n_replicas)
+{
     json_t *st = rt_state(&env);
     long long a = rt_lead_outside_program(st, P1, camp1);
     long long b = rt_lead_outside_program(st, P2, camp2);
+    rt_pairing_compute(st, P1, camp1, &pairing);
+    const rt_row *r = rt_find_row(&pairing, "Invited", NULL);
+    assert_non_null(r);
+    rt_row moved = *r;
     json_decref(st);
     assert_int_equal(rt_mk_add(&env, P1, a, NULL), 0);
     assert_int_equal(rt_mk_add(&env, P2, b, NULL), 0);
+    assert_int_equal(rt_sf_set_status(&env, camp1, moved.sf_id, "Registered"), 0);
     int done = 0;
     for (int i = 0; i < 120 && !done; i++) {
         ts_sleep_ms(500);
         st = rt_state(&env);
         done = rt_sf_status(st, camp1, rt_sf_person_of(st, a))[0] &&
-               rt_sf_status(st, camp2, rt_sf_person_of(st, b))[0];
+               rt_sf_status(st, camp2, rt_sf_person_of(st, b))[0] &&
+               strcmp(rt_mk_status(st, P1, moved.lead_id), "Registered") == 0;
         json_decref(st);
     }
     if (!done) {
         ts_proc_dump_stderr(env.stack->svc[TS_SVC_RECONCILER], 3000);
-        ts_proc_dump_stderr(second, 3000);
+        for (int i = 0; i < n_replicas; i++)
+            ts_proc_dump_stderr(replicas[i], 3000);
     }
     assert_true(done);
-    assert_int_equal(ts_proc_stop(second, 15000) >= 0, 1);
-    ts_proc_free(second);
+}
+
+static void two_and_three_replicas_share_the_pairs(void **state)
+{
+    (void)state;
+    /* Every replica cycles every pair every second on its own. */
+    static const char *const fast[] = {"CAMPSYNC_SYNC_INTERVAL_MS=1s", "CAMPSYNC_LOCK_TTL_MS=15s",
+                                       NULL};
+    assert_int_equal(rt_restart_reconciler(&env, fast), 0);
+    ts_proc *replicas[2];
+    replicas[0] = spawn_replica(fast, "reconciler-2");
+    change_and_wait(replicas, 1);
+    replicas[1] = spawn_replica(fast, "reconciler-3");
+    change_and_wait(replicas, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(ts_proc_stop(replicas[i], 15000) >= 0, 1);
+        ts_proc_free(replicas[i]);
+    }
 
     /* One holder at a time: each cycle's token is higher than the last. */
     rpc_error err;
@@ -329,7 +354,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(killed_mid_apply_converges_once),
         cmocka_unit_test(vendor_faults_delay_but_lose_nothing),
-        cmocka_unit_test(two_replicas_share_the_pairs),
+        cmocka_unit_test(two_and_three_replicas_share_the_pairs),
         cmocka_unit_test(redis_lost_mid_cycle_removes_nothing),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
