@@ -4,10 +4,11 @@
  * (no base: union), a cycle with no change (full read), a quiet cycle (the
  * change probes only), and a cycle after 1% of the members changed status
  * in Salesforce and 1% in Marketo (a partial read): wall time, members per
- * second, how the pair was read, the
- * vendor API calls made (reads and writes, from the sandbox's accounting)
- * against the minimum writes the changes need (Salesforce 200 records per
- * call, Marketo 300), and the reconciler's peak resident memory.
+ * second, how the pair was read, CPU seconds of the reconciler and the
+ * connectors, the vendor API calls made (reads and writes, from the
+ * sandbox's accounting) against the minimum writes the changes need
+ * (Salesforce 200 records per call, Marketo 300), and the reconciler's peak
+ * resident memory.
  *
  * The Marketo connector runs at Marketo's real ceiling (100 calls per 20 s,
  * 10 at once): past the first 100 calls of a window the budget, not the
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "campsync/v1/reconciler.pb-c.h"
 #include "rpc/rpc_client.h"
@@ -74,6 +76,21 @@ static long peak_kib(void)
     return kib;
 }
 
+/* CPU seconds (user + system) a service has used so far. */
+static double cpu_s(int svc)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)ts_proc_pid(stack->svc[svc]));
+    FILE *f = fopen(path, "r");
+    unsigned long ut = 0, st = 0;
+    /* Fields 14 and 15; the command name (field 2) holds no ") " here. */
+    int ok = f && fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+                         &st) == 2;
+    if (f)
+        fclose(f);
+    return ok ? (double)(ut + st) / (double)sysconf(_SC_CLK_TCK) : -1.0;
+}
+
 static Campsync__V1__CycleRecord *sync_once(long long program)
 {
     Campsync__V1__SyncRequest rq = CAMPSYNC__V1__SYNC_REQUEST__INIT;
@@ -112,9 +129,15 @@ static Campsync__V1__CycleRecord *sync_now(long long program)
 static int run(const char *what, long long program, long long members)
 {
     json_decref(ts_admin(stack, "DELETE", "/admin/calls", NULL, NULL));
+    double cpu0[3];
+    for (int k = 0; k < 3; k++)
+        cpu0[k] = cpu_s(k);
     long long t0 = ts_now_ms();
     Campsync__V1__CycleRecord *rec = sync_now(program);
     long long ms = ts_now_ms() - t0;
+    double cpu[3];
+    for (int k = 0; k < 3; k++)
+        cpu[k] = cpu_s(k) - cpu0[k];
     if (!rec)
         return -1;
     calls mk, sf;
@@ -129,7 +152,9 @@ static int run(const char *what, long long program, long long members)
     printf("%-14s calls: marketo %lld reads + %lld writes, salesforce %lld reads + %lld writes; "
            "changes %lld (>= %lld write calls at 300/call)\n",
            "", mk.reads, mk.writes, sf.reads, sf.writes, changes, (changes + 299) / 300);
-    printf("%-14s read: %s\n", "", rec->read);
+    printf("%-14s read: %s; CPU seconds: reconciler %.2f, marketo connector %.2f, salesforce "
+           "connector %.2f\n",
+           "", rec->read, cpu[TS_SVC_RECONCILER], cpu[TS_SVC_MARKETO], cpu[TS_SVC_SALESFORCE]);
     if (rec->message && rec->message[0])
         printf("%-14s message: %.300s\n", "", rec->message);
     printf("%-14s reconciler peak RSS %ld KiB\n", "", peak_kib());
