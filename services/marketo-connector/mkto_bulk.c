@@ -37,6 +37,8 @@
 #define MAX_FILE_BYTES ((size_t)512 * 1024 * 1024)
 /* Time a clean-up cancel may take once the caller's own time is gone. */
 #define CANCEL_MS 10000
+/* Downloads of one file before giving up on a size that never matches. */
+#define FILE_ATTEMPTS 3
 /* How often a wait between polls looks for a caller that went away. */
 #define SLICE_MS 100
 
@@ -260,9 +262,24 @@ int mkto_bulk_members(mkto_client *c, const mkto_ctx *ctx, int64_t program_id,
     snprintf(path, sizeof path, EXPORT_PATH "/%s/file.json", id);
     char *file = NULL;
     size_t len = 0;
-    rc = mkto_client_download(c, ctx, path, EP_FILE, MAX_FILE_BYTES, &file, &len, f);
-    if (rc != 0)
-        return rc;
+    /* A file shorter or longer than the status said was cut or mangled on
+     * the way: fetch it again (the job keeps it) rather than read half. */
+    for (int attempt = 1;; attempt++) {
+        rc = mkto_client_download(c, ctx, path, EP_FILE, MAX_FILE_BYTES, &file, &len, f);
+        if (rc != 0)
+            return rc;
+        if (st->file_bytes <= 0 || (int64_t)len == st->file_bytes)
+            break;
+        free(file);
+        file = NULL;
+        if (attempt == FILE_ATTEMPTS)
+            return mkto_fail(f, GRPC_STATUS_UNAVAILABLE,
+                             "marketo bulk export %s: the file came with %zu bytes where its "
+                             "status said %lld, %d times",
+                             id, len, (long long)st->file_bytes, attempt);
+        log_kv(LOG_WARN, "marketo bulk export file size differs from its status; fetched again",
+               "export_id", id, NULL);
+    }
     relay r = {.page_fn = page_fn, .ud = ud};
     mkto_err me = {{0}};
     size_t rows = 0;

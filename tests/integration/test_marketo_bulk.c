@@ -7,7 +7,8 @@
  * pages of 300, with the statuses Marketo holds, for a handful of calls
  * (counted by the sandbox). Error paths: the job fails in Marketo, the bulk
  * export queue is full (1029), the caller goes away or runs out of time (the
- * job is cancelled), and a windowed read still gets the plain 1003.
+ * job is cancelled), a file cut short on the way (fetched again), and a
+ * windowed read still gets the plain 1003.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -410,6 +411,55 @@ static void test_caller_goes_away_or_runs_out_of_time(void **state)
     expect_newest_cancelled();
 }
 
+static void test_file_cut_short_is_fetched_again(void **state)
+{
+    (void)state;
+    json_decref(admin("POST", "/admin/marketo/bulk", "{\"processing_ms\":60000}"));
+    Campsync__V1__StreamProgramMembersRequest rq = full_read();
+    rpc_stream *s = NULL;
+    rpc_error err;
+    rpc_call_opts o = {.timeout_ms = 120000};
+    assert_int_equal(rpc_stream_open(RPC, SVC, "StreamProgramMembers", &rq.base, &o, &s, &err), 0);
+    /* Once the connector's job is processing, its file's next download is
+     * cut in half; then the job's processing time passes. */
+    const char *id = NULL;
+    json_t *all = NULL;
+    for (int i = 0; i < 200 && !id; i++) {
+        json_decref(all);
+        all = jobs();
+        json_t *last = json_array_get(all, json_array_size(all) - 1);
+        if (last && strcmp(json_string_value(json_object_get(last, "status")), "Processing") == 0)
+            id = json_string_value(json_object_get(last, "exportId"));
+        else {
+            struct timespec ts = {.tv_nsec = 50000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    assert_non_null(id);
+    char faults[512];
+    snprintf(faults, sizeof faults,
+             "{\"vendor\":\"marketo\",\"next\":[\"truncate\"],\"path_prefix\":\"" EXPORT
+             "/%s/file.json\"}",
+             id);
+    json_decref(all);
+    json_decref(admin("POST", "/admin/faults", faults));
+    json_decref(admin("POST", "/admin/clock", "{\"advance_ms\":60000}"));
+    ProtobufCMessage *m;
+    size_t n = 0;
+    int rc;
+    while ((rc = rpc_stream_next(s, &m, &err)) == 1) {
+        n += ((Campsync__V1__ProgramMemberPage *)m)->n_members;
+        protobuf_c_message_free_unpacked(m, NULL);
+    }
+    rpc_stream_close(s);
+    json_decref(admin("POST", "/admin/clock", "{\"reset\":true}"));
+    if (rc != 0)
+        fprintf(stderr, "stream: %d %s\n", err.code, err.message);
+    assert_int_equal(rc, 0);
+    assert_int_equal(n, N_MEMBERS);
+    assert_int_equal(calls("GET " EXPORT "/{exportId}/file.json"), 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -418,6 +468,7 @@ int main(void)
         cmocka_unit_test_setup(test_job_fails_in_marketo, fresh),
         cmocka_unit_test_setup(test_queue_full, fresh),
         cmocka_unit_test_setup(test_caller_goes_away_or_runs_out_of_time, fresh),
+        cmocka_unit_test_setup(test_file_cut_short_is_fetched_again, fresh),
     };
     return cmocka_run_group_tests(tests, group_up, group_down);
 }
