@@ -23,6 +23,7 @@
 
 #include "log/log.h"
 #include "mkto_batch.h"
+#include "mkto_bulk.h"
 #include "mkto_json.h"
 #include "mkto_query.h"
 #include "redis/redis.h"
@@ -36,8 +37,11 @@
 #define MAX_ACTIVITY_TYPES 10
 #define MAX_ACTIVITY_LEADS 30
 
+#define BULK_POLL_MAX_MS 60000
+
 typedef struct mkto_service {
     mkto_client *client;
+    mkto_bulk_opts bulk;
     pthread_mutex_t types_mu;
     mkto_activity_type *types;
     size_t n_types;
@@ -67,6 +71,10 @@ void *mkto_handlers_state_new(const mkto_client_config *cfg, char *err, size_t n
         free(s);
         return NULL;
     }
+    int64_t first = cfg->bulk_poll_ms > 0 ? cfg->bulk_poll_ms : 5000;
+    s->bulk = (mkto_bulk_opts){.poll_first_ms = first,
+                               .poll_max_ms = first > BULK_POLL_MAX_MS ? first : BULK_POLL_MAX_MS,
+                               .page_size = PAGE};
     pthread_mutex_init(&s->types_mu, NULL);
     return s;
 }
@@ -523,6 +531,32 @@ static int stream_member_query(rpc_call *call, int64_t program_id, const member_
     }
 }
 
+static int send_bulk_page(void *ud, Campsync__V1__ProgramMemberPage *page)
+{
+    int rc = rpc_call_send(ud, &page->base);
+    protobuf_c_message_free_unpacked(&page->base, NULL);
+    return rc;
+}
+
+/* Every member of a program over Marketo's 100,000-member filter limit,
+ * through a bulk export job (mkto_bulk.h). */
+static int stream_bulk(rpc_call *call, int64_t program_id)
+{
+    mkto_ctx ctx = ctx_of(call);
+    mkto_bulk_stats st;
+    mkto_failure f = {0};
+    int rc = mkto_bulk_members(svc_of(call)->client, &ctx, program_id, &svc_of(call)->bulk,
+                               send_bulk_page, call, &st, &f);
+    char pid[24], polls[16], rows[24];
+    snprintf(pid, sizeof pid, "%lld", (long long)program_id);
+    snprintf(polls, sizeof polls, "%d", st.polls);
+    snprintf(rows, sizeof rows, "%lld", (long long)st.records);
+    log_kv(rc == 0 ? LOG_INFO : LOG_WARN, "marketo bulk member export", "program_id", pid,
+           "export_id", st.export_id, "status_polls", polls, "members", rows, "error",
+           rc == 0 ? "" : f.msg, NULL);
+    return rc == 0 ? GRPC_STATUS_OK : fail(call, &f);
+}
+
 /* Members updated in [from, to), one query per window of <= 7 days. */
 static int stream_windows(rpc_call *call, int64_t program_id, int64_t from, int64_t to)
 {
@@ -583,10 +617,11 @@ static int stream_program_members(rpc_call *call, const ProtobufCMessage *reques
     }
     /* Every member: reachedSuccess is true or false, one paged query.
      * Marketo serves non-leadId filters only for programs of up to 100,000
-     * members; beyond that its 1003 comes back as is (ask by lead_ids). */
+     * members and refuses larger ones on the first page (nothing sent yet):
+     * those are read through a bulk export instead. */
     member_query q = {.filter_type = "reachedSuccess"};
     if (stream_member_query(call, rq->program_id, &q, &f) != 0)
-        return fail(call, &f);
+        return mkto_bulk_needed(&f) ? stream_bulk(call, rq->program_id) : fail(call, &f);
     return GRPC_STATUS_OK;
 }
 

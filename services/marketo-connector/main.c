@@ -45,6 +45,11 @@ static const cfg_option mkto_options[] = {
      .help = "calls per day (resets at midnight US Central); 0 = leave it to Marketo's 607",
      .min = 0,
      .max = 100000000},
+    {.name = "marketo-bulk-poll",
+     .type = CFG_DURATION_MS,
+     .def = "5s",
+     .help = "first wait between status polls of a bulk member export (programs over 100,000 "
+             "members); doubles up to a minute"},
     {.name = "marketo-timeout-ms",
      .type = CFG_DURATION_MS,
      .def = "30s",
@@ -64,6 +69,7 @@ static void *mkto_setup(const cfg *c, rpc_server *srv, char *err, size_t n)
         .calls_per_20s = (int)cfg_int(c, "marketo-calls-per-20s"),
         .max_concurrent = (int)cfg_int(c, "marketo-max-concurrent"),
         .daily_quota = cfg_int(c, "marketo-daily-quota"),
+        .bulk_poll_ms = cfg_duration_ms(c, "marketo-bulk-poll"),
     };
     if (svc_http_check_url(c, "marketo-url", err, n) != 0 ||
         svc_http_check_url(c, "marketo-identity-url", err, n) != 0 ||

@@ -57,6 +57,7 @@ int mkto_fail(mkto_failure *f, int code, const char *fmt, ...)
     vsnprintf(f->msg, sizeof f->msg, fmt, ap);
     va_end(ap);
     f->code = code;
+    f->vendor_code = 0;
     return code;
 }
 
@@ -290,8 +291,8 @@ static int ctx_cancelled(const mkto_ctx *ctx)
 
 /* One attempt: budget slot, HTTP, slot returned. 0 = an HTTP answer. */
 static int attempt(mkto_client *c, const mkto_ctx *ctx, const char *url, const char *token,
-                   const char *body, bool form, const char *endpoint, http_response *resp,
-                   http_error *he, mkto_failure *f)
+                   const char *body, bool form, const char *endpoint, size_t max_bytes,
+                   http_response *resp, http_error *he, mkto_failure *f)
 {
     mkto_lease lease;
     mkto_budget_denial d;
@@ -300,11 +301,12 @@ static int attempt(mkto_client *c, const mkto_ctx *ctx, const char *url, const c
         return mkto_fail(f, rc, "%s", d.msg);
     char auth[600];
     snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    const char *headers[] = {auth, "Accept: application/json",
-                             body ? (form ? "Content-Type: application/x-www-form-urlencoded"
-                                          : "Content-Type: application/json")
-                                  : NULL,
-                             NULL};
+    const char *headers[] = {
+        auth, max_bytes ? "Accept: text/csv, application/json" : "Accept: application/json",
+        body ? (form ? "Content-Type: application/x-www-form-urlencoded"
+                     : "Content-Type: application/json")
+             : NULL,
+        NULL};
     http_request rq = {.method = body ? HTTP_POST : HTTP_GET,
                        .url = url,
                        .headers = headers,
@@ -312,13 +314,24 @@ static int attempt(mkto_client *c, const mkto_ctx *ctx, const char *url, const c
                        .body_len = body ? strlen(body) : 0,
                        .endpoint = endpoint,
                        .timeout_ms = c->timeout_ms,
-                       .deadline_ms = ctx->deadline_ms};
+                       .deadline_ms = ctx->deadline_ms,
+                       .max_response_bytes = max_bytes};
     memset(resp, 0, sizeof *resp);
     rc = http_do(&rq, resp, he);
     mkto_budget_release(c->budget, &lease);
     count_endpoint(c, endpoint);
     memset(auth, 0, sizeof auth);
     return rc == 0 ? 0 : -1;
+}
+
+/* A JSON answer (an envelope) rather than a file? By content type, else by
+ * its first byte. */
+static bool is_json(const http_response *resp)
+{
+    const char *ct = http_response_header(resp, "Content-Type");
+    if (ct)
+        return strstr(ct, "json") != NULL;
+    return resp->body_len > 0 && resp->body[0] == '{';
 }
 
 /* Builds the target (GET, or form POST with _method=GET when the URL would
@@ -339,9 +352,10 @@ static int build(mkto_client *c, const char *path, const mkto_params *params, bo
     return 0;
 }
 
-int mkto_client_call(mkto_client *c, const mkto_ctx *ctx, const char *path,
-                     const mkto_params *params, const char *json_body, const char *endpoint,
-                     mkto_envelope *env, mkto_failure *f)
+/* raw != NULL: a download (see mkto_client_download); max_bytes bounds it. */
+static int call(mkto_client *c, const mkto_ctx *ctx, const char *path, const mkto_params *params,
+                const char *json_body, const char *endpoint, mkto_envelope *env, char **raw,
+                size_t *raw_len, size_t max_bytes, mkto_failure *f)
 {
     memset(env, 0, sizeof *env);
     mkto_request req = {0};
@@ -369,7 +383,8 @@ int mkto_client_call(mkto_client *c, const mkto_ctx *ctx, const char *path,
         http_response resp;
         http_error he = {0};
         const char *body = req.post_form ? req.form_body : json_body;
-        rc = attempt(c, ctx, url, token, body, req.post_form, endpoint, &resp, &he, f);
+        rc = attempt(c, ctx, url, token, body, req.post_form, endpoint, raw ? max_bytes : 0, &resp,
+                     &he, f);
         free(token);
         int code = 0; /* Marketo code that decides a retry's back-off */
         const mkto_error_rule *rule = NULL;
@@ -393,6 +408,13 @@ int mkto_client_call(mkto_client *c, const mkto_ctx *ctx, const char *path,
                 rc = build(c, path, params, true, &req, f);
                 continue;
             }
+        } else if (raw && !is_json(&resp)) {
+            *raw = resp.body;
+            *raw_len = resp.body_len;
+            resp.body = NULL;
+            http_response_free(&resp);
+            rc = 0;
+            break;
         } else {
             mkto_err me = {{0}};
             int prc = mkto_envelope_parse(resp.body, resp.body_len, env, &me);
@@ -401,6 +423,11 @@ int mkto_client_call(mkto_client *c, const mkto_ctx *ctx, const char *path,
                 /* A 200 that is not an envelope: cut or corrupted on the way. */
                 rule = mkto_http_classify(0);
                 snprintf(why, sizeof why, "marketo answer unreadable: %s", me.msg);
+            } else if (env->success && raw) {
+                mkto_envelope_clear(env);
+                rc = mkto_fail(f, GRPC_STATUS_INTERNAL,
+                               "marketo answered %s with JSON where a file was expected", endpoint);
+                break;
             } else if (env->success) {
                 rc = 0;
                 break;
@@ -436,6 +463,7 @@ int mkto_client_call(mkto_client *c, const mkto_ctx *ctx, const char *path,
         if (rule->action != MKTO_ACTION_RETRY || retries + 1 >= MKTO_MAX_ATTEMPTS) {
             rc = mkto_fail(f, rule->status, "%s%s", why,
                            rule->action == MKTO_ACTION_RETRY ? " (gave up after retries)" : "");
+            f->vendor_code = code;
             break;
         }
         int64_t wait = backoff_ms(retries, code);
@@ -451,5 +479,24 @@ int mkto_client_call(mkto_client *c, const mkto_ctx *ctx, const char *path,
     mkto_request_clear(&req);
     if (rc != 0)
         mkto_envelope_clear(env);
+    return rc;
+}
+
+int mkto_client_call(mkto_client *c, const mkto_ctx *ctx, const char *path,
+                     const mkto_params *params, const char *json_body, const char *endpoint,
+                     mkto_envelope *env, mkto_failure *f)
+{
+    return call(c, ctx, path, params, json_body, endpoint, env, NULL, NULL, 0, f);
+}
+
+int mkto_client_download(mkto_client *c, const mkto_ctx *ctx, const char *path,
+                         const char *endpoint, size_t max_bytes, char **body, size_t *len,
+                         mkto_failure *f)
+{
+    mkto_envelope env;
+    *body = NULL;
+    *len = 0;
+    int rc = call(c, ctx, path, NULL, NULL, endpoint, &env, body, len, max_bytes, f);
+    mkto_envelope_clear(&env);
     return rc;
 }

@@ -31,6 +31,7 @@ typedef struct mkto_client_config {
     int calls_per_20s; /* shared budget, see mkto_budget_config */
     int max_concurrent;
     int64_t daily_quota;
+    int64_t bulk_poll_ms; /* the handlers' bulk export: first wait between status polls */
 } mkto_client_config;
 
 typedef struct mkto_client mkto_client;
@@ -38,6 +39,7 @@ typedef struct mkto_client mkto_client;
 /* A failure the handler returns as is: code is a grpc_status_code. */
 typedef struct mkto_failure {
     int code;
+    int vendor_code; /* Marketo's code when Marketo refused the call, else 0 */
     char msg[600];
 } mkto_failure;
 
@@ -70,6 +72,17 @@ void mkto_client_free(mkto_client *c);
 int mkto_client_call(mkto_client *c, const mkto_ctx *ctx, const char *path,
                      const mkto_params *params, const char *json_body, const char *endpoint,
                      mkto_envelope *env, mkto_failure *f);
+
+/*
+ * A GET whose answer is a file, not an envelope (a bulk extract's
+ * file.json): the same token, budget, retries and error mapping as
+ * mkto_client_call, and an envelope in answer is Marketo refusing. Returns 0
+ * with *body (malloc'd, NUL-terminated; the caller frees) and *len, or a
+ * gRPC code with f filled. max_bytes bounds the file (0 = the HTTP default).
+ */
+int mkto_client_download(mkto_client *c, const mkto_ctx *ctx, const char *path,
+                         const char *endpoint, size_t max_bytes, char **body, size_t *len,
+                         mkto_failure *f);
 
 /* GetUsage: calls counted today across replicas, the quota (0 = unknown),
  * when it resets, and this process's calls per endpoint (fn once per label). */

@@ -87,7 +87,8 @@ static const mkto_error_rule rules[] = {
      "Other 7xx: a parameter was rejected."},
     /* Record-level reasons (and the few 1xxx codes that fail a whole request). */
     {0, 1003, MKTO_OP_ANY, IA, MKTO_ACTION_FAIL, FAILED,
-     "Invalid data (also: a non-leadId member filter matched over 100,000)."},
+     "Invalid data. \"Total membership size ... exceeds the limit\" on a full member read "
+     "(program over 100,000 members) is not an error: the read goes through a bulk export."},
     {0, 1004, MKTO_OP_ANY, IA, MKTO_ACTION_FAIL, FAILED, "Lead not found."},
     {0, 1005, MKTO_OP_ANY, GRPC_STATUS_ALREADY_EXISTS, MKTO_ACTION_FAIL, SKIPPED,
      "Already exists: nothing to create."},
@@ -99,7 +100,7 @@ static const mkto_error_rule rules[] = {
     {0, 1025, MKTO_OP_ANY, IA, MKTO_ACTION_FAIL, FAILED,
      "Program status not found in the program's channel."},
     {0, 1029, MKTO_OP_ANY, GRPC_STATUS_RESOURCE_EXHAUSTED, MKTO_ACTION_FAIL, FAILED,
-     "Too many jobs queued or export quota reached."},
+     "Bulk export queue full (10 queued) or daily export quota (500 MB) used up: retry later."},
     {0, 1035, MKTO_OP_ANY, IA, MKTO_ACTION_FAIL, FAILED, "Unsupported filter type."},
     {0, 1036, MKTO_OP_ANY, IA, MKTO_ACTION_FAIL, SKIPPED,
      "Duplicate in the same request: the first copy was processed."},
@@ -274,6 +275,15 @@ char *mkto_errors_markdown(void)
           "a failed call). A row for a specific operation wins over an `any` row.\n"
           "The daily quota (607) resets at midnight US Central time\n"
           "(America/Chicago).\n\n"
+          "A full `StreamProgramMembers` read of a program over 100,000 members (Marketo's\n"
+          "1003) runs a Bulk Program Member Extract job (`mkto_bulk.c`): each\n"
+          "step is a counted call under the same budget, and its failures map to:\n"
+          "1029 at create or enqueue -> RESOURCE_EXHAUSTED (the bulk export queue or\n"
+          "daily export quota is full); job `Failed` -> UNAVAILABLE with Marketo's\n"
+          "`errorMsg`; job `Cancelled` in Marketo -> ABORTED; not `Completed` before the\n"
+          "call's deadline -> DEADLINE_EXCEEDED (the job is cancelled); the caller went\n"
+          "away -> the job is cancelled; an unreadable file, or one whose row count\n"
+          "differs from `numberOfRecords` -> UNAVAILABLE.\n\n"
           "| HTTP / code | Operation | gRPC status | Action | Record outcome | Meaning |\n"
           "|---|---|---|---|---|---|\n",
           f);

@@ -4,7 +4,8 @@
  * tests/sandbox/datasets/small.json). Each test pins down one behaviour of
  * Marketo's REST API that the connectors depend on: auth and token expiry,
  * the envelope and its error codes, paging, the forward-only status rule,
- * leads, activities, and the limits (606, 607, 615, 413, 414).
+ * leads, activities, the limits (606, 607, 615, 413, 414), and the Bulk
+ * Program Member Extract jobs (lifecycle, file, queue and quota 1029, errors).
  */
 #include "sbx_mkto_test.h"
 
@@ -791,6 +792,229 @@ static void test_overlapping_upserts_duplicate_only_with_the_quirk(void **state)
     ts_http_res_free(&r);
 }
 
+/* ---- bulk program member extract ---- */
+
+#define EXPORT "/bulk/v1/program/members/export"
+
+/* POSTs create.json; returns the answer (caller frees). */
+static ts_http_res bulk_create(const ts_sandbox *sb, const char *body)
+{
+    return spost(sb, EXPORT "/create.json", body);
+}
+
+/* Creates a job for program pid that must succeed; its id into id. */
+static void bulk_new(const ts_sandbox *sb, int64_t pid, const char *fields, char *id, size_t n)
+{
+    char body[512];
+    snprintf(body, sizeof body, "{\"fields\":[%s],\"filter\":{\"programId\":%lld}}", fields,
+             (long long)pid);
+    ts_http_res r = bulk_create(sb, body);
+    if (!ts_mkto_success(&r))
+        fprintf(stderr, "create: %s\n", r.body ? r.body : "");
+    assert_true(ts_mkto_success(&r));
+    json_t *job = json_array_get(json_object_get(r.json, "result"), 0);
+    assert_string_equal(json_string_value(json_object_get(job, "status")), "Created");
+    assert_string_equal(json_string_value(json_object_get(job, "format")), "CSV");
+    const char *x = json_string_value(json_object_get(job, "exportId"));
+    assert_non_null(x);
+    snprintf(id, n, "%s", x);
+    ts_http_res_free(&r);
+}
+
+/* One job call (action: enqueue, status, cancel, file); caller frees. */
+static ts_http_res bulk_call(const ts_sandbox *sb, const char *id, const char *action)
+{
+    char path[256];
+    snprintf(path, sizeof path, EXPORT "/%s/%s.json", id, action);
+    if (strcmp(action, "status") == 0 || strcmp(action, "file") == 0)
+        return sget(sb, path);
+    return ts_http_at("POST", sb->marketo, path, NULL, sb->token);
+}
+
+/* The job's status after a successful call. */
+static void expect_status(const ts_sandbox *sb, const char *id, const char *action,
+                          const char *want)
+{
+    ts_http_res r = bulk_call(sb, id, action);
+    if (!ts_mkto_success(&r))
+        fprintf(stderr, "%s: %s\n", action, r.body ? r.body : "");
+    assert_true(ts_mkto_success(&r));
+    json_t *job = json_array_get(json_object_get(r.json, "result"), 0);
+    assert_string_equal(json_string_value(json_object_get(job, "exportId")), id);
+    assert_string_equal(json_string_value(json_object_get(job, "status")), want);
+    ts_http_res_free(&r);
+}
+
+/* A call that must fail with code and a message holding needle. */
+static void expect_bulk_error(ts_http_res r, const char *code, const char *needle)
+{
+    const char *msg = json_string_value(
+        json_object_get(json_array_get(json_object_get(r.json, "errors"), 0), "message"));
+    if (strcmp(ts_mkto_error_code(&r), code) != 0 || !msg || !strstr(msg, needle))
+        fprintf(stderr, "want %s '%s', got %s\n", code, needle, r.body ? r.body : "");
+    assert_string_equal(ts_mkto_error_code(&r), code);
+    assert_non_null(strstr(msg, needle));
+    ts_http_res_free(&r);
+}
+
+static void test_bulk_export_lifecycle_and_file(void **state)
+{
+    ts_sandbox *sb = *state;
+    /* A name with the separator and quotes, to see the file quote it. */
+    admin_ok(sb, "POST", "/admin/marketo/update_program",
+             "{\"id\":1001,\"name\":\"Big, \\\"Quoted\\\" Webinar\"}");
+    admin_ok(sb, "DELETE", "/admin/calls", NULL);
+    fetch_token(sb);
+    char id[64];
+    bulk_new(sb, 1001, "\"leadId\",\"statusName\",\"program\",\"reachedSuccess\"", id, sizeof id);
+    expect_status(sb, id, "status", "Created");
+    expect_bulk_error(bulk_call(sb, id, "file"), "1003", "Created");
+    expect_status(sb, id, "enqueue", "Queued");
+    expect_bulk_error(bulk_call(sb, id, "enqueue"), "1029", "Job already queued");
+    expect_status(sb, id, "status", "Processing");
+    expect_bulk_error(bulk_call(sb, id, "file"), "1003", "Processing");
+    expect_status(sb, id, "status", "Processing");
+    /* Processing takes 1 s of sandbox time by default. */
+    admin_ok(sb, "POST", "/admin/clock", "{\"advance_ms\":1000}");
+    ts_http_res r = bulk_call(sb, id, "status");
+    json_t *job = json_array_get(json_object_get(r.json, "result"), 0);
+    assert_string_equal(json_string_value(json_object_get(job, "status")), "Completed");
+    json_int_t records = json_integer_value(json_object_get(job, "numberOfRecords"));
+    json_int_t size = json_integer_value(json_object_get(job, "fileSize"));
+    assert_non_null(json_object_get(job, "finishedAt"));
+    ts_http_res_free(&r);
+
+    json_t *m = mkto_state(sb);
+    json_int_t want = 0;
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(m, "members"), i, e)
+    {
+        want += json_integer_value(json_object_get(e, "programId")) == 1001;
+    }
+    json_decref(m);
+    assert_true(want > 0);
+    assert_int_equal(records, want);
+
+    r = bulk_call(sb, id, "file");
+    assert_int_equal(r.status, 200);
+    char ctype[128];
+    assert_int_equal(ts_http_header(&r, "Content-Type", ctype, sizeof ctype), 0);
+    assert_non_null(strstr(ctype, "text/csv"));
+    assert_int_equal((json_int_t)r.len, size);
+    assert_true(strncmp(r.body, "leadId,statusName,program,reachedSuccess\n", 41) == 0);
+    json_int_t lines = 0;
+    for (const char *p = r.body; (p = strchr(p, '\n')) != NULL; p++)
+        lines++;
+    assert_int_equal(lines, records + 1);
+    assert_non_null(strstr(r.body, ",\"Big, \"\"Quoted\"\" Webinar\","));
+    ts_http_res_free(&r);
+
+    expect_bulk_error(bulk_call(sb, id, "cancel"), "1003", "already Completed");
+
+    /* Every bulk call is counted under its own endpoint label. */
+    ts_http_res c = admin(sb, "GET", "/admin/calls", NULL);
+    json_t *mk = json_object_get(c.json, "marketo");
+    assert_int_equal(json_integer_value(json_object_get(mk, "POST " EXPORT "/create.json")), 1);
+    assert_int_equal(
+        json_integer_value(json_object_get(mk, "POST " EXPORT "/{exportId}/enqueue.json")), 2);
+    assert_int_equal(
+        json_integer_value(json_object_get(mk, "GET " EXPORT "/{exportId}/status.json")), 4);
+    assert_int_equal(json_integer_value(json_object_get(mk, "GET " EXPORT "/{exportId}/file.json")),
+                     3);
+    assert_int_equal(
+        json_integer_value(json_object_get(mk, "POST " EXPORT "/{exportId}/cancel.json")), 1);
+    ts_http_res_free(&c);
+}
+
+static void test_bulk_export_errors(void **state)
+{
+    ts_sandbox *sb = *state;
+    fetch_token(sb);
+    expect_bulk_error(bulk_call(sb, "0000-unknown", "status"), "1003", "not found");
+    expect_bulk_error(bulk_call(sb, "0000-unknown", "enqueue"), "1003", "not found");
+    expect_bulk_error(bulk_call(sb, "0000-unknown", "cancel"), "1003", "not found");
+    expect_bulk_error(bulk_call(sb, "0000-unknown", "file"), "1003", "not found");
+    expect_bulk_error(bulk_create(sb, "{\"filter\":{\"programId\":1001}}"), "701", "fields");
+    expect_bulk_error(bulk_create(sb, "{\"fields\":[\"leadId\"]}"), "701", "programId");
+    expect_bulk_error(bulk_create(sb, "{\"fields\":[\"nope\"],\"filter\":{\"programId\":1001}}"),
+                      "1006", "nope");
+    expect_bulk_error(bulk_create(sb, "{\"fields\":[\"leadId\"],\"filter\":{\"programId\":999}}"),
+                      "1013", "999");
+    expect_bulk_error(
+        bulk_create(sb,
+                    "{\"fields\":[\"leadId\"],\"format\":\"XLS\",\"filter\":{\"programId\":1001}}"),
+        "1003", "format");
+    expect_bulk_error(sget(sb, EXPORT "/create.json"), "605", "Method");
+    /* A cancelled job has no file. */
+    char id[64];
+    bulk_new(sb, 1001, "\"leadId\"", id, sizeof id);
+    expect_status(sb, id, "enqueue", "Queued");
+    expect_status(sb, id, "cancel", "Cancelled");
+    expect_bulk_error(bulk_call(sb, id, "file"), "1003", "Cancelled");
+    /* Faults apply to bulk calls like to any other. */
+    admin_ok(sb, "POST", "/admin/faults", "{\"vendor\":\"marketo\",\"next\":[\"rate_limit\"]}");
+    expect_bulk_error(bulk_call(sb, id, "status"), "606", "rate limit");
+    admin_ok(sb, "DELETE", "/admin/faults", NULL);
+}
+
+static void test_bulk_export_queue_full_1029(void **state)
+{
+    ts_sandbox *sb = *state;
+    fetch_token(sb);
+    admin_ok(sb, "POST", "/admin/marketo/bulk", "{\"processing_ms\":3600000}");
+    char ids[13][64];
+    for (int i = 0; i < 12; i++) {
+        bulk_new(sb, 1002, "\"leadId\"", ids[i], sizeof ids[i]);
+        expect_status(sb, ids[i], "enqueue", "Queued");
+    }
+    /* Two process at once, ten wait: the queue is full. */
+    expect_status(sb, ids[0], "status", "Processing");
+    expect_status(sb, ids[1], "status", "Processing");
+    expect_status(sb, ids[2], "status", "Queued");
+    expect_status(sb, ids[11], "status", "Queued");
+    bulk_new(sb, 1002, "\"leadId\"", ids[12], sizeof ids[12]);
+    expect_bulk_error(bulk_call(sb, ids[12], "enqueue"), "1029", "Too many jobs");
+    /* A cancelled job frees its place. */
+    expect_status(sb, ids[5], "cancel", "Cancelled");
+    expect_status(sb, ids[12], "enqueue", "Queued");
+    /* A processing slot frees only when a job ends: the next in line starts. */
+    expect_status(sb, ids[0], "cancel", "Cancelled");
+    expect_status(sb, ids[2], "status", "Processing");
+    expect_status(sb, ids[3], "status", "Queued");
+}
+
+static void test_bulk_export_daily_quota_1029_and_failed_job(void **state)
+{
+    ts_sandbox *sb = *state;
+    fetch_token(sb);
+    admin_ok(sb, "POST", "/admin/marketo/bulk",
+             "{\"processing_ms\":0,\"daily_bytes\":1,\"fail_next\":\"Disk quota exceeded\"}");
+    char bad[64], id[64], next[64];
+    bulk_new(sb, 1001, "\"leadId\"", bad, sizeof bad);
+    expect_status(sb, bad, "enqueue", "Queued");
+    expect_status(sb, bad, "status", "Processing");
+    ts_http_res r = bulk_call(sb, bad, "status");
+    json_t *job = json_array_get(json_object_get(r.json, "result"), 0);
+    assert_string_equal(json_string_value(json_object_get(job, "status")), "Failed");
+    assert_string_equal(json_string_value(json_object_get(job, "errorMsg")), "Disk quota exceeded");
+    ts_http_res_free(&r);
+    expect_bulk_error(bulk_call(sb, bad, "file"), "1003", "Failed");
+    /* A failed job exports nothing: the quota is untouched. */
+    bulk_new(sb, 1001, "\"leadId\"", id, sizeof id);
+    bulk_new(sb, 1001, "\"leadId\"", next, sizeof next);
+    expect_status(sb, id, "enqueue", "Queued");
+    expect_status(sb, id, "status", "Processing");
+    expect_status(sb, id, "status", "Completed");
+    /* The day's 1 byte is used up: no new job and no enqueue until tomorrow. */
+    expect_bulk_error(bulk_create(sb, "{\"fields\":[\"leadId\"],\"filter\":{\"programId\":1001}}"),
+                      "1029", "Export daily quota exceeded");
+    expect_bulk_error(bulk_call(sb, next, "enqueue"), "1029", "Export daily quota exceeded");
+    admin_ok(sb, "POST", "/admin/clock", "{\"advance_s\":86400}");
+    fetch_token(sb);
+    expect_status(sb, next, "enqueue", "Queued");
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -823,6 +1047,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_daily_quota_607, sandbox_start, sandbox_stop),
         cmocka_unit_test_setup_teardown(test_concurrency_615, sandbox_start, sandbox_stop),
         cmocka_unit_test_setup_teardown(test_transient_faults_608_713_and_unknown_path_610,
+                                        sandbox_start, sandbox_stop),
+        cmocka_unit_test_setup_teardown(test_bulk_export_lifecycle_and_file, sandbox_start,
+                                        sandbox_stop),
+        cmocka_unit_test_setup_teardown(test_bulk_export_errors, sandbox_start, sandbox_stop),
+        cmocka_unit_test_setup_teardown(test_bulk_export_queue_full_1029, sandbox_start,
+                                        sandbox_stop),
+        cmocka_unit_test_setup_teardown(test_bulk_export_daily_quota_1029_and_failed_job,
                                         sandbox_start, sandbox_stop),
         cmocka_unit_test_setup_teardown(test_overlapping_upserts_duplicate_only_with_the_quirk,
                                         sandbox_start, sandbox_stop),

@@ -318,12 +318,14 @@ int mkto_admin(void *state, const char *action, json_t *body, int64_t now, json_
         rc = update_program(s, body, now, out);
     } else if (strcmp(action, "sfdc_campaign_change") == 0) {
         rc = sfdc_campaign_change(s, body, now, out);
+    } else if (strcmp(action, "bulk") == 0) {
+        rc = mkto_bulk_admin(s, body, now, out);
     } else {
         rc = fail(
             out, 404,
             "unknown marketo admin action '%s' (state, expire_tokens, limits, quirks, add_member, "
             "remove_member, change_member_status, create_lead, change_lead, "
-            "update_program, sfdc_campaign_change)",
+            "update_program, sfdc_campaign_change, bulk)",
             action);
     }
     pthread_mutex_unlock(&s->mu);

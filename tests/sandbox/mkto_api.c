@@ -1304,6 +1304,46 @@ out:
     free(lbuf);
 }
 
+/* ---- bulk program member extract (jobs in mkto_bulk.c) ---- */
+
+static void export_reply(ctx *c, json_t *job, const mkto_bulk_err *e)
+{
+    if (!job) {
+        reply_error(c, e->code, "%s", e->msg);
+        return;
+    }
+    reply_result(c, json_pack("[o]", job), -1, NULL);
+}
+
+static void export_create(ctx *c)
+{
+    json_t *body = NULL;
+    if (body_json(c, &body) != 0)
+        return;
+    mkto_bulk_err e = {.code = ""};
+    export_reply(c, mkto_export_create(c->s, body, c->now, &e), &e);
+    json_decref(body);
+}
+
+static void export_job(ctx *c, json_t *(*op)(mkto_state *, const char *, int64_t, mkto_bulk_err *),
+                       const char *xid)
+{
+    mkto_bulk_err e = {.code = ""};
+    export_reply(c, op(c->s, xid, c->now, &e), &e);
+}
+
+/* The file itself, not an envelope (errors still come as envelopes). */
+static void export_file(ctx *c, const char *xid)
+{
+    mkto_bulk_err e = {.code = ""};
+    const mkto_export *x = mkto_export_file(c->s, xid, c->now, &e);
+    if (!x) {
+        reply_error(c, e.code, "%s", e.msg);
+        return;
+    }
+    sbx_respond_raw(c->resp, 200, "text/csv;charset=UTF-8", x->file ? x->file : "", x->file_len);
+}
+
 /* ---- routing ---- */
 
 /* path == prefix + digits + suffix: 1 and the number in *id. */
@@ -1341,10 +1381,52 @@ typedef enum {
     R_ACT_TYPES,
     R_ACT_TOKEN,
     R_ACTIVITIES,
+    R_EXPORT_CREATE,
+    R_EXPORT_ENQUEUE,
+    R_EXPORT_STATUS,
+    R_EXPORT_FILE,
+    R_EXPORT_CANCEL,
 } route;
 
-static route route_of(const char *path, int64_t *id, const char **label)
+#define EXPORT_BASE "/bulk/v1/program/members/export/"
+
+/* EXPORT_BASE + "<exportId>/<action>.json": the route, with the id in xid. */
+static route export_route(const char *path, char *xid, size_t xn, const char **label)
 {
+    static const struct {
+        const char *suffix, *label;
+        route r;
+    } acts[] = {
+        {"/enqueue.json", "/bulk/v1/program/members/export/{exportId}/enqueue.json",
+         R_EXPORT_ENQUEUE},
+        {"/status.json", "/bulk/v1/program/members/export/{exportId}/status.json", R_EXPORT_STATUS},
+        {"/file.json", "/bulk/v1/program/members/export/{exportId}/file.json", R_EXPORT_FILE},
+        {"/cancel.json", "/bulk/v1/program/members/export/{exportId}/cancel.json", R_EXPORT_CANCEL},
+    };
+    const char *rest = path + strlen(EXPORT_BASE);
+    if (strcmp(rest, "create.json") == 0)
+        return *label = "/bulk/v1/program/members/export/create.json", R_EXPORT_CREATE;
+    size_t idlen = strcspn(rest, "/");
+    if (idlen == 0 || idlen >= xn)
+        return R_NONE;
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++) {
+        if (strcmp(rest + idlen, acts[i].suffix) == 0) {
+            memcpy(xid, rest, idlen);
+            xid[idlen] = '\0';
+            *label = acts[i].label;
+            return acts[i].r;
+        }
+    }
+    return R_NONE;
+}
+
+static route route_of(const char *path, int64_t *id, char *xid, size_t xn, const char **label)
+{
+    if (strncmp(path, EXPORT_BASE, strlen(EXPORT_BASE)) == 0) {
+        route r = export_route(path, xid, xn, label);
+        if (r != R_NONE)
+            return r;
+    }
     if (strcmp(path, "/rest/asset/v1/programs.json") == 0)
         return *label = "/rest/asset/v1/programs.json", R_PROGRAMS;
     if (strcmp(path, "/rest/asset/v1/program/byName.json") == 0)
@@ -1375,10 +1457,28 @@ static route route_of(const char *path, int64_t *id, const char **label)
     return R_NONE;
 }
 
-static void dispatch(ctx *c, route r, int64_t id)
+static void dispatch(ctx *c, route r, int64_t id, const char *xid)
 {
     int get = c->is_get;
     switch (r) {
+    case R_EXPORT_CREATE:
+        !get ? export_create(c) : reply_error(c, "605", "HTTP Method not supported");
+        return;
+    case R_EXPORT_ENQUEUE:
+        !get ? export_job(c, mkto_export_enqueue, xid)
+             : reply_error(c, "605", "HTTP Method not supported");
+        return;
+    case R_EXPORT_CANCEL:
+        !get ? export_job(c, mkto_export_cancel, xid)
+             : reply_error(c, "605", "HTTP Method not supported");
+        return;
+    case R_EXPORT_STATUS:
+        get ? export_job(c, mkto_export_status, xid)
+            : reply_error(c, "605", "HTTP Method not supported");
+        return;
+    case R_EXPORT_FILE:
+        get ? export_file(c, xid) : reply_error(c, "605", "HTTP Method not supported");
+        return;
     case R_PROGRAMS:
         get ? programs_list(c) : reply_error(c, "605", "HTTP Method not supported");
         return;
@@ -1441,8 +1541,9 @@ void mkto_handle(void *state, const sbx_request *req, sbx_response *resp)
     c.is_get =
         strcmp(method, "GET") == 0 || (strcmp(method, "POST") == 0 && mo && strcmp(mo, "GET") == 0);
     int64_t id = 0;
+    char xid[64] = "";
     const char *label;
-    route r = route_of(path, &id, &label);
+    route r = route_of(path, &id, xid, sizeof xid, &label);
     snprintf(resp->endpoint, sizeof resp->endpoint, "%s %s", c.is_get ? "GET" : method, label);
 
     if (check_token(&c) != 0)
@@ -1468,7 +1569,7 @@ void mkto_handle(void *state, const sbx_request *req, sbx_response *resp)
     }
     if (check_limits(&c) != 0)
         goto done;
-    dispatch(&c, r, id);
+    dispatch(&c, r, id, xid);
 done:
     pthread_mutex_unlock(&s->mu);
 }

@@ -107,6 +107,33 @@ typedef struct {
     json_t *attrs; /* [{name, value}] */
 } mkto_activity;
 
+/* A Bulk Program Member Extract job (mkto_bulk.c). */
+enum {
+    MKTO_EXPORT_CREATED = 0,
+    MKTO_EXPORT_QUEUED,
+    MKTO_EXPORT_PROCESSING,
+    MKTO_EXPORT_COMPLETED,
+    MKTO_EXPORT_FAILED,
+    MKTO_EXPORT_CANCELLED,
+};
+
+typedef struct {
+    char id[48]; /* exportId */
+    char format[4];
+    char sep;
+    int64_t program_id;
+    char **fields;
+    size_t n_fields;
+    int status;
+    int64_t created_ms, queued_ms, started_ms, finished_ms;
+    uint64_t queued_seq; /* queue order */
+    int64_t n_records;
+    char *file; /* the export file, written when processing starts */
+    size_t file_len;
+    char *error_msg; /* Failed: errorMsg */
+    char *fail_msg;  /* set when it started: fail with this once processed */
+} mkto_export;
+
 typedef struct mkto_state {
     pthread_mutex_t mu;
     char *client_id, *client_secret, *scope;
@@ -146,6 +173,14 @@ typedef struct mkto_state {
      * behind concurrent writes; overlapping upserts of one email then make
      * duplicates. */
     int duplicate_race;
+
+    /* Bulk Program Member Extract (mkto_bulk.c). */
+    mkto_export *exports;
+    size_t n_exports, cap_exports;
+    uint64_t bulk_seq;
+    int64_t bulk_processing_ms, bulk_max_queued, bulk_max_processing, bulk_daily_bytes;
+    int64_t bulk_day_start_ms, bulk_day_bytes;
+    char *bulk_fail_next; /* errorMsg for the next job to start processing */
 
     uint64_t rng;
     uint64_t request_seq;
@@ -216,6 +251,26 @@ void mkto_ascii(char *msg);
 void mkto_handle(void *state, const sbx_request *req, sbx_response *resp);
 /* Format of the asset API's dates: "2015-05-21T22:45:13Z+0000". */
 void mkto_format_asset_time(int64_t ms, char *out, size_t len);
+
+/* ---- mkto_bulk.c ---- */
+typedef struct {
+    char code[8];
+    char msg[256];
+} mkto_bulk_err;
+void mkto_bulk_init(mkto_state *s);
+void mkto_bulk_free(mkto_state *s);
+/* Moves jobs along their lifecycle as of now (called by every bulk call). */
+void mkto_bulk_advance(mkto_state *s, int64_t now);
+/* The endpoints: the job as Marketo shows it, or NULL with e set. body is
+ * the parsed create.json body. */
+json_t *mkto_export_create(mkto_state *s, json_t *body, int64_t now, mkto_bulk_err *e);
+json_t *mkto_export_enqueue(mkto_state *s, const char *id, int64_t now, mkto_bulk_err *e);
+json_t *mkto_export_status(mkto_state *s, const char *id, int64_t now, mkto_bulk_err *e);
+json_t *mkto_export_cancel(mkto_state *s, const char *id, int64_t now, mkto_bulk_err *e);
+/* The job when it is Completed (its file), or NULL with e set. */
+const mkto_export *mkto_export_file(mkto_state *s, const char *id, int64_t now, mkto_bulk_err *e);
+/* Admin action "bulk": settings, the next failure, the jobs. Returns HTTP status. */
+int mkto_bulk_admin(mkto_state *s, json_t *body, int64_t now, json_t **out);
 
 /* ---- mkto_admin.c ---- */
 int mkto_admin(void *state, const char *action, json_t *body, int64_t now_ms, json_t **out);

@@ -405,6 +405,7 @@ static void state_free(mkto_state *s)
         json_decref(s->act[i].attrs);
     }
     free(s->act);
+    mkto_bulk_free(s);
     sbx_imap_free(&s->pg_by_id);
     sbx_imap_free(&s->lead_by_id);
     for (int k = 0; k < MKTO_NIDX; k++)
@@ -670,6 +671,7 @@ static void *mkto_create(json_t *section, uint64_t seed, char *err, size_t err_l
     s->next_lead_id = 1;
     s->next_act_id = 1;
     s->next_member_id = 1;
+    mkto_bulk_init(s);
     json_t *sec = json_is_object(section) ? section : NULL;
     const char *cid = sec ? json_string_value(json_object_get(sec, "client_id")) : NULL;
     const char *csec = sec ? json_string_value(json_object_get(sec, "client_secret")) : NULL;
