@@ -7,8 +7,9 @@
  * member, and Marketo leads linked to or sharing an email with a campaign
  * member. A full read every cycle: it also sees deletions on both sides.
  *
- * The connector replies are kept in a bag for as long as the core borrows
- * their strings.
+ * Each connector reply is freed as soon as it is read: the strings the core
+ * needs are copied into the read's string pool (status names interned), and
+ * the people input grows as the replies come.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,8 +25,8 @@
 /* A set of strings; copies are owned. */
 typedef struct {
     hmap map;
-    char **own;
-    size_t n, cap;
+    strpool pool;
+    const char *last; /* the copy added last */
 } strset;
 
 static int strset_init(strset *s, size_t expected)
@@ -36,9 +37,7 @@ static int strset_init(strset *s, size_t expected)
 
 static void strset_free(strset *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->own[i]);
-    free(s->own);
+    strpool_free(&s->pool);
     hmap_free(&s->map);
 }
 
@@ -53,18 +52,10 @@ static int strset_add(strset *s, const char *v)
 {
     if (!v || !v[0] || strset_has(s, v))
         return 0;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        char **o = realloc(s->own, cap * sizeof *o);
-        if (!o)
-            return -1;
-        s->own = o;
-        s->cap = cap;
-    }
-    char *c = strdup(v);
+    const char *c = strpool_copy(&s->pool, v);
     if (!c)
         return -1;
-    s->own[s->n++] = c;
+    s->last = c;
     return hmap_put(&s->map, c, strlen(c), 0, NULL) < 0 ? -1 : 1;
 }
 
@@ -101,24 +92,121 @@ static int ptrvec_push(ptrvec *p, void *x)
     return 0;
 }
 
+/* The room for one more element of sz bytes in v (n used of *cap): v or
+ * its reallocation, NULL when out of memory (v is then unchanged). */
+static void *room_for_one(void *v, size_t n, size_t *cap, size_t sz)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? *cap * 2 : 64;
+    void *nv = realloc(v, c * sz);
+    if (nv)
+        *cap = c;
+    return nv;
+}
+
 typedef struct {
     rc_svc *s;
     rpc_call *parent;
-    rc_read *out;
-    ptrvec mk_members; /* Campsync__V1__ProgramMember* */
-    ptrvec sf_members; /* Campsync__V1__CampaignMember* */
-    ptrvec leads;      /* Campsync__V1__Lead* (may repeat) */
-    ptrvec people;     /* Campsync__V1__Person* (may repeat) */
-    hmap lead_ids;     /* Marketo lead ids known (8-byte keys into the messages) */
-    strset sf_ids;     /* Salesforce person ids known */
-    strset sf_emails;  /* normalized emails of known Salesforce people */
-    strset mk_emails;  /* normalized emails of known Marketo leads */
-    strset mk_links;   /* sfdc ids Marketo leads are linked to */
+    rc_read *out; /* its arrays grow as the replies come */
+    size_t n_leads, n_people, n_mk_members, n_sf_members;
+    size_t cap_leads, cap_people, cap_mk_members, cap_sf_members;
+    bool *sf_by_contact; /* per campaign member: its person is its ContactId */
+    bool oom;            /* a string copy failed */
+    strpool keys;        /* the lead ids' keys */
+    hmap lead_ids;       /* Marketo lead ids known (8-byte keys in keys) */
+    strset sf_ids;       /* Salesforce person ids known */
+    strset sf_emails;    /* normalized emails of known Salesforce people */
+    strset mk_emails;    /* normalized emails of known Marketo leads */
+    strset mk_links;     /* sfdc ids Marketo leads are linked to */
 } reader;
 
 static int oom(rc_err *err)
 {
     return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory reading the pair");
+}
+
+/* A copy of s in the read's pool (r->oom when out of memory). */
+static const char *keep(reader *r, const char *s)
+{
+    const char *c = strpool_copy(&r->out->strings, s);
+    r->oom |= s && !c;
+    return c;
+}
+
+static const char *keep_status(reader *r, const char *s)
+{
+    const char *c = strpool_intern(&r->out->strings, s);
+    r->oom |= s && !c;
+    return c;
+}
+
+static int add_mk_member(reader *r, const Campsync__V1__ProgramMember *m)
+{
+    people_mkto_member *v =
+        room_for_one(r->out->mkto_members, r->n_mk_members, &r->cap_mk_members, sizeof *v);
+    if (!v)
+        return -1;
+    r->out->mkto_members = v;
+    v[r->n_mk_members++] =
+        (people_mkto_member){m->lead_id, keep_status(r, m->status_name), m->updated_at_ms};
+    return r->oom ? -1 : 0;
+}
+
+static int add_sf_member(reader *r, const Campsync__V1__CampaignMember *m)
+{
+    size_t cap = r->cap_sf_members;
+    people_sf_member *v = room_for_one(r->out->sf_members, r->n_sf_members, &cap, sizeof *v);
+    if (!v)
+        return -1;
+    r->out->sf_members = v;
+    if (cap != r->cap_sf_members) {
+        bool *c = realloc(r->sf_by_contact, cap * sizeof *c);
+        if (!c)
+            return -1;
+        r->sf_by_contact = c;
+        r->cap_sf_members = cap;
+    }
+    bool contact = m->contact_id && m->contact_id[0];
+    r->sf_by_contact[r->n_sf_members] = contact;
+    v[r->n_sf_members++] =
+        (people_sf_member){keep(r, m->id), keep(r, contact ? m->contact_id : m->lead_id),
+                           keep(r, m->email), keep_status(r, m->status), m->last_modified_ms};
+    return r->oom ? -1 : 0;
+}
+
+static int add_lead(reader *r, const Campsync__V1__Lead *l)
+{
+    people_mkto_lead *v = room_for_one(r->out->leads, r->n_leads, &r->cap_leads, sizeof *v);
+    if (!v)
+        return -1;
+    r->out->leads = v;
+    v[r->n_leads++] = (people_mkto_lead){l->id,
+                                         keep(r, l->email),
+                                         keep(r, l->first_name),
+                                         keep(r, l->last_name),
+                                         keep(r, l->company),
+                                         keep(r, l->sfdc_lead_id),
+                                         keep(r, l->sfdc_contact_id)};
+    return r->oom ? -1 : 0;
+}
+
+static int add_person(reader *r, const Campsync__V1__Person *p)
+{
+    people_sf_person *v = room_for_one(r->out->sf_people, r->n_people, &r->cap_people, sizeof *v);
+    if (!v)
+        return -1;
+    r->out->sf_people = v;
+    v[r->n_people++] = (people_sf_person){
+        .id = keep(r, p->id),
+        .kind = strcmp(p->kind, "Contact") == 0 ? PEOPLE_SF_CONTACT : PEOPLE_SF_LEAD,
+        .email = keep(r, p->email),
+        .first_name = keep(r, p->first_name),
+        .last_name = keep(r, p->last_name),
+        .company = keep(r, p->company),
+        .is_converted = p->is_converted,
+        .converted_contact_id = keep(r, p->converted_contact_id)};
+    return r->oom ? -1 : 0;
 }
 
 static int stream_once(reader *r, bool mkto, const ProtobufCMessage *rq, bool *got_any, rc_err *err)
@@ -149,27 +237,24 @@ static int stream_once(reader *r, bool mkto, const ProtobufCMessage *rq, bool *g
             return rc_fail(err, e.code ? e.code : GRPC_STATUS_UNAVAILABLE, "%s connector %s: %s",
                            mkto ? "marketo" : "salesforce", method, e.message);
         }
-        if (rc_bag_add(&r->out->bag, m) != 0) {
-            rpc_stream_close(st);
-            return oom(err);
-        }
         *got_any = true;
+        int added = 0;
         if (mkto) {
             r->out->api_calls_mkto++;
             const Campsync__V1__ProgramMemberPage *p = (const void *)m;
-            for (size_t i = 0; i < p->n_members; i++)
-                if (ptrvec_push(&r->mk_members, p->members[i]) != 0) {
-                    rpc_stream_close(st);
-                    return oom(err);
-                }
+            for (size_t i = 0; i < p->n_members && added == 0; i++)
+                added = add_mk_member(r, p->members[i]);
         } else {
             r->out->api_calls_sf++;
             const Campsync__V1__CampaignMemberPage *p = (const void *)m;
-            for (size_t i = 0; i < p->n_members; i++)
-                if (!p->members[i]->is_deleted && ptrvec_push(&r->sf_members, p->members[i]) != 0) {
-                    rpc_stream_close(st);
-                    return oom(err);
-                }
+            for (size_t i = 0; i < p->n_members && added == 0; i++)
+                if (!p->members[i]->is_deleted)
+                    added = add_sf_member(r, p->members[i]);
+        }
+        protobuf_c_message_free_unpacked(m, NULL);
+        if (added != 0) {
+            rpc_stream_close(st);
+            return oom(err);
         }
     }
     rpc_stream_close(st);
@@ -190,40 +275,43 @@ static int stream_all(reader *r, bool mkto, const ProtobufCMessage *rq, rc_err *
     }
 }
 
+/* Takes the reply m (freed here). */
 static int take_leads(reader *r, ProtobufCMessage *m, rc_err *err)
 {
-    if (rc_bag_add(&r->out->bag, m) != 0)
-        return oom(err);
     r->out->api_calls_mkto++;
     const Campsync__V1__GetLeadsResponse *l = (const void *)m;
-    for (size_t i = 0; i < l->n_leads; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < l->n_leads && rc == 0; i++) {
         Campsync__V1__Lead *ld = l->leads[i];
         if (ld->id <= 0 || hmap_get(&r->lead_ids, &ld->id, sizeof ld->id, &(uint32_t){0}))
             continue;
-        if (hmap_put(&r->lead_ids, &ld->id, sizeof ld->id, 0, NULL) < 0 ||
-            ptrvec_push(&r->leads, ld) != 0 || add_email(&r->mk_emails, ld->email) < 0 ||
+        const void *key = strpool_mem(&r->keys, &ld->id, sizeof ld->id);
+        if (!key || hmap_put(&r->lead_ids, key, sizeof ld->id, 0, NULL) < 0 ||
+            add_lead(r, ld) != 0 || add_email(&r->mk_emails, ld->email) < 0 ||
             strset_add(&r->mk_links, ld->sfdc_lead_id) < 0 ||
             strset_add(&r->mk_links, ld->sfdc_contact_id) < 0)
-            return oom(err);
+            rc = oom(err);
     }
-    return 0;
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
 }
 
+/* Takes the reply m (freed here). */
 static int take_people(reader *r, ProtobufCMessage *m, rc_err *err)
 {
-    if (rc_bag_add(&r->out->bag, m) != 0)
-        return oom(err);
     r->out->api_calls_sf++;
     const Campsync__V1__PersonList *l = (const void *)m;
-    for (size_t i = 0; i < l->n_people; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < l->n_people && rc == 0; i++) {
         Campsync__V1__Person *p = l->people[i];
         if (!p->id || !p->id[0] || strset_has(&r->sf_ids, p->id))
             continue;
-        if (strset_add(&r->sf_ids, p->id) < 0 || ptrvec_push(&r->people, p) != 0 ||
+        if (strset_add(&r->sf_ids, p->id) < 0 || add_person(r, p) != 0 ||
             add_email(&r->sf_emails, p->email) < 0)
-            return oom(err);
+            rc = oom(err);
     }
-    return 0;
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
 }
 
 typedef enum { Q_IDS, Q_EMAILS, Q_SFDC_LEAD, Q_SFDC_CONTACT } qkind;
@@ -297,7 +385,7 @@ static int strlist_add(strlist *l, const char *s)
     int rc = strset_add(&l->seen, s);
     if (rc <= 0)
         return rc;
-    return ptrvec_push(&l->v, l->seen.own[l->seen.n - 1]);
+    return ptrvec_push(&l->v, (void *)l->seen.last);
 }
 
 static void strlist_free(strlist *l)
@@ -322,7 +410,7 @@ static int read_members(reader *r, const rc_pair *p, rc_err *err)
 static int read_people(reader *r, rc_err *err)
 {
     int rc = -1;
-    int64_t *ids = malloc((r->mk_members.n + 1) * sizeof *ids);
+    int64_t *ids = malloc((r->n_mk_members + 1) * sizeof *ids);
     strlist sf_leads = {0}, sf_contacts = {0}, emails = {0}, links_l = {0}, links_c = {0};
     if (!ids || strset_init(&sf_leads.seen, 64) || strset_init(&sf_contacts.seen, 64) ||
         strset_init(&emails.seen, 64) || strset_init(&links_l.seen, 64) ||
@@ -331,14 +419,13 @@ static int read_people(reader *r, rc_err *err)
         goto out;
     }
     /* The program members' leads and the campaign members' people. */
-    for (size_t i = 0; i < r->mk_members.n; i++)
-        ids[i] = ((Campsync__V1__ProgramMember *)r->mk_members.v[i])->lead_id;
-    if (mk_lookup(r, Q_IDS, ids, NULL, r->mk_members.n, err) != 0)
+    for (size_t i = 0; i < r->n_mk_members; i++)
+        ids[i] = r->out->mkto_members[i].lead_id;
+    if (mk_lookup(r, Q_IDS, ids, NULL, r->n_mk_members, err) != 0)
         goto out;
-    for (size_t i = 0; i < r->sf_members.n; i++) {
-        const Campsync__V1__CampaignMember *cm = r->sf_members.v[i];
-        int a = cm->contact_id && cm->contact_id[0] ? strlist_add(&sf_contacts, cm->contact_id)
-                                                    : strlist_add(&sf_leads, cm->lead_id);
+    for (size_t i = 0; i < r->n_sf_members; i++) {
+        const people_sf_member *cm = &r->out->sf_members[i];
+        int a = strlist_add(r->sf_by_contact[i] ? &sf_contacts : &sf_leads, cm->person_id);
         if (a < 0) {
             oom(err);
             goto out;
@@ -357,9 +444,9 @@ static int read_people(reader *r, rc_err *err)
         oom(err);
         goto out;
     }
-    size_t n_leads = r->leads.n;
+    size_t n_leads = r->n_leads;
     for (size_t i = 0; i < n_leads; i++) {
-        const Campsync__V1__Lead *ld = r->leads.v[i];
+        const people_mkto_lead *ld = &r->out->leads[i];
         bool linked = false;
         const char *links[] = {ld->sfdc_contact_id, ld->sfdc_lead_id};
         for (int k = 0; k < 2; k++) {
@@ -374,7 +461,7 @@ static int read_people(reader *r, rc_err *err)
         }
         if (!linked && !has_email(&r->sf_emails, ld->email) &&
             add_email(&emails.seen, ld->email) > 0 &&
-            ptrvec_push(&emails.v, emails.seen.own[emails.seen.n - 1]) != 0) {
+            ptrvec_push(&emails.v, (void *)emails.seen.last) != 0) {
             oom(err);
             goto out;
         }
@@ -393,9 +480,9 @@ static int read_people(reader *r, rc_err *err)
         oom(err);
         goto out;
     }
-    for (size_t i = 0; i < r->sf_members.n; i++) {
-        const Campsync__V1__CampaignMember *cm = r->sf_members.v[i];
-        const char *pid = cm->contact_id && cm->contact_id[0] ? cm->contact_id : cm->lead_id;
+    for (size_t i = 0; i < r->n_sf_members; i++) {
+        const people_sf_member *cm = &r->out->sf_members[i];
+        const char *pid = cm->person_id;
         if (!pid || strset_has(&r->mk_links, pid))
             continue;
         if (strlist_add(is_contact_id(pid) ? &links_c : &links_l, pid) < 0) {
@@ -403,7 +490,7 @@ static int read_people(reader *r, rc_err *err)
             goto out;
         }
         if (!has_email(&r->mk_emails, cm->email) && add_email(&emails.seen, cm->email) > 0 &&
-            ptrvec_push(&emails.v, emails.seen.own[emails.seen.n - 1]) != 0) {
+            ptrvec_push(&emails.v, (void *)emails.seen.last) != 0) {
             oom(err);
             goto out;
         }
@@ -423,46 +510,11 @@ out:
     return rc;
 }
 
-static int build_input(reader *r, rc_err *err)
+static void build_input(reader *r)
 {
     rc_read *o = r->out;
-    o->leads = calloc(r->leads.n + 1, sizeof *o->leads);
-    o->sf_people = calloc(r->people.n + 1, sizeof *o->sf_people);
-    o->mkto_members = calloc(r->mk_members.n + 1, sizeof *o->mkto_members);
-    o->sf_members = calloc(r->sf_members.n + 1, sizeof *o->sf_members);
-    if (!o->leads || !o->sf_people || !o->mkto_members || !o->sf_members)
-        return oom(err);
-    for (size_t i = 0; i < r->leads.n; i++) {
-        const Campsync__V1__Lead *l = r->leads.v[i];
-        o->leads[i] =
-            (people_mkto_lead){l->id,      l->email,        l->first_name,     l->last_name,
-                               l->company, l->sfdc_lead_id, l->sfdc_contact_id};
-    }
-    for (size_t i = 0; i < r->people.n; i++) {
-        const Campsync__V1__Person *p = r->people.v[i];
-        o->sf_people[i] = (people_sf_person){
-            .id = p->id,
-            .kind = strcmp(p->kind, "Contact") == 0 ? PEOPLE_SF_CONTACT : PEOPLE_SF_LEAD,
-            .email = p->email,
-            .first_name = p->first_name,
-            .last_name = p->last_name,
-            .company = p->company,
-            .is_converted = p->is_converted,
-            .converted_contact_id = p->converted_contact_id};
-    }
-    for (size_t i = 0; i < r->mk_members.n; i++) {
-        const Campsync__V1__ProgramMember *m = r->mk_members.v[i];
-        o->mkto_members[i] = (people_mkto_member){m->lead_id, m->status_name, m->updated_at_ms};
-    }
-    for (size_t i = 0; i < r->sf_members.n; i++) {
-        const Campsync__V1__CampaignMember *m = r->sf_members.v[i];
-        o->sf_members[i] = (people_sf_member){
-            m->id, m->contact_id && m->contact_id[0] ? m->contact_id : m->lead_id, m->email,
-            m->status, m->last_modified_ms};
-    }
-    o->people = (people_input){o->leads,        r->leads.n,      o->sf_people,  r->people.n,
-                               o->mkto_members, r->mk_members.n, o->sf_members, r->sf_members.n};
-    return 0;
+    o->people = (people_input){o->leads,        r->n_leads,      o->sf_people,  r->n_people,
+                               o->mkto_members, r->n_mk_members, o->sf_members, r->n_sf_members};
 }
 
 int rc_read_pair(rc_svc *s, rpc_call *parent, const rc_pair *p, rc_read *out, rc_err *err)
@@ -476,13 +528,13 @@ int rc_read_pair(rc_svc *s, rpc_call *parent, const rc_pair *p, rc_read *out, rc
         oom(err);
         goto out;
     }
-    if (read_members(&r, p, err) == 0 && read_people(&r, err) == 0 && build_input(&r, err) == 0)
+    if (read_members(&r, p, err) == 0 && read_people(&r, err) == 0) {
+        build_input(&r);
         rc = 0;
+    }
 out:
-    free(r.mk_members.v);
-    free(r.sf_members.v);
-    free(r.leads.v);
-    free(r.people.v);
+    free(r.sf_by_contact);
+    strpool_free(&r.keys);
     hmap_free(&r.lead_ids);
     strset_free(&r.sf_ids);
     strset_free(&r.sf_emails);
@@ -499,6 +551,6 @@ void rc_read_free(rc_read *r)
     free(r->sf_people);
     free(r->mkto_members);
     free(r->sf_members);
-    rc_bag_free(&r->bag);
+    strpool_free(&r->strings);
     memset(r, 0, sizeof *r);
 }
