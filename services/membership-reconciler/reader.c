@@ -22,11 +22,13 @@
 #define ID_CHUNK 1000            /* ids or emails per lookup call */
 #define STREAM_TIMEOUT_MS 600000 /* a 100,000-member read takes a while */
 
-/* A set of strings; copies are owned. */
+/* A set of strings borrowed from the read's pool (so they outlive the set),
+ * but for normalized emails that differ from theirs: those are copied into
+ * the set's own pool. */
 typedef struct {
     hmap map;
     strpool pool;
-    const char *last; /* the copy added last */
+    const char *last; /* the string added last */
 } strset;
 
 static int strset_init(strset *s, size_t expected)
@@ -47,24 +49,25 @@ static bool strset_has(const strset *s, const char *v)
     return v && v[0] && hmap_get(&s->map, v, strlen(v), &x);
 }
 
-/* 1 when added, 0 when present or empty, -1 out of memory. */
+/* Adds v (borrowed). 1 when added, 0 when present or empty, -1 out of
+ * memory. */
 static int strset_add(strset *s, const char *v)
 {
     if (!v || !v[0] || strset_has(s, v))
         return 0;
-    const char *c = strpool_copy(&s->pool, v);
-    if (!c)
-        return -1;
-    s->last = c;
-    return hmap_put(&s->map, c, strlen(c), 0, NULL) < 0 ? -1 : 1;
+    s->last = v;
+    return hmap_put(&s->map, v, strlen(v), 0, NULL) < 0 ? -1 : 1;
 }
 
+/* Adds the normalized email: email itself (borrowed) when already normal,
+ * the usual case, else a copy. */
 static int add_email(strset *s, const char *email)
 {
     char norm[PEOPLE_MAX_TEXT];
-    if (!people_normalize_email(email, norm, sizeof norm))
+    if (!people_normalize_email(email, norm, sizeof norm) || strset_has(s, norm))
         return 0;
-    return strset_add(s, norm);
+    const char *v = strcmp(norm, email) == 0 ? email : strpool_copy(&s->pool, norm);
+    return v ? strset_add(s, v) : -1;
 }
 
 static bool has_email(const strset *s, const char *email)
@@ -175,11 +178,12 @@ static int add_sf_member(reader *r, const Campsync__V1__CampaignMember *m)
     return r->oom ? -1 : 0;
 }
 
-static int add_lead(reader *r, const Campsync__V1__Lead *l)
+/* The stored lead, or NULL when out of memory. */
+static const people_mkto_lead *add_lead(reader *r, const Campsync__V1__Lead *l)
 {
     people_mkto_lead *v = room_for_one(r->out->leads, r->n_leads, &r->cap_leads, sizeof *v);
     if (!v)
-        return -1;
+        return NULL;
     r->out->leads = v;
     v[r->n_leads++] = (people_mkto_lead){l->id,
                                          keep(r, l->email),
@@ -188,14 +192,15 @@ static int add_lead(reader *r, const Campsync__V1__Lead *l)
                                          keep(r, l->company),
                                          keep(r, l->sfdc_lead_id),
                                          keep(r, l->sfdc_contact_id)};
-    return r->oom ? -1 : 0;
+    return r->oom ? NULL : &v[r->n_leads - 1];
 }
 
-static int add_person(reader *r, const Campsync__V1__Person *p)
+/* The stored person, or NULL when out of memory. */
+static const people_sf_person *add_person(reader *r, const Campsync__V1__Person *p)
 {
     people_sf_person *v = room_for_one(r->out->sf_people, r->n_people, &r->cap_people, sizeof *v);
     if (!v)
-        return -1;
+        return NULL;
     r->out->sf_people = v;
     v[r->n_people++] = (people_sf_person){
         .id = keep(r, p->id),
@@ -206,7 +211,7 @@ static int add_person(reader *r, const Campsync__V1__Person *p)
         .company = keep(r, p->company),
         .is_converted = p->is_converted,
         .converted_contact_id = keep(r, p->converted_contact_id)};
-    return r->oom ? -1 : 0;
+    return r->oom ? NULL : &v[r->n_people - 1];
 }
 
 static int stream_once(reader *r, bool mkto, const ProtobufCMessage *rq, bool *got_any, rc_err *err)
@@ -286,10 +291,11 @@ static int take_leads(reader *r, ProtobufCMessage *m, rc_err *err)
         if (ld->id <= 0 || hmap_get(&r->lead_ids, &ld->id, sizeof ld->id, &(uint32_t){0}))
             continue;
         const void *key = strpool_mem(&r->keys, &ld->id, sizeof ld->id);
+        const people_mkto_lead *kept = NULL;
         if (!key || hmap_put(&r->lead_ids, key, sizeof ld->id, 0, NULL) < 0 ||
-            add_lead(r, ld) != 0 || add_email(&r->mk_emails, ld->email) < 0 ||
-            strset_add(&r->mk_links, ld->sfdc_lead_id) < 0 ||
-            strset_add(&r->mk_links, ld->sfdc_contact_id) < 0)
+            !(kept = add_lead(r, ld)) || add_email(&r->mk_emails, kept->email) < 0 ||
+            strset_add(&r->mk_links, kept->sfdc_lead_id) < 0 ||
+            strset_add(&r->mk_links, kept->sfdc_contact_id) < 0)
             rc = oom(err);
     }
     protobuf_c_message_free_unpacked(m, NULL);
@@ -306,8 +312,9 @@ static int take_people(reader *r, ProtobufCMessage *m, rc_err *err)
         Campsync__V1__Person *p = l->people[i];
         if (!p->id || !p->id[0] || strset_has(&r->sf_ids, p->id))
             continue;
-        if (strset_add(&r->sf_ids, p->id) < 0 || add_person(r, p) != 0 ||
-            add_email(&r->sf_emails, p->email) < 0)
+        const people_sf_person *kept = add_person(r, p);
+        if (!kept || strset_add(&r->sf_ids, kept->id) < 0 ||
+            add_email(&r->sf_emails, kept->email) < 0)
             rc = oom(err);
     }
     protobuf_c_message_free_unpacked(m, NULL);
