@@ -4,6 +4,7 @@
  * from them (connector clients, policy, type map), the scheduler thread, the
  * handler table.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,12 @@ static void rc_teardown(void *state)
 
 int main(int argc, char **argv)
 {
+    /* Every large buffer (the read's string blocks and people arrays, the
+     * plan's arrays) gets its own mapping, given back to the system when
+     * freed, and pages of it never touched cost nothing. Left alone, glibc
+     * raises this threshold after the first such free, and later cycles put
+     * those buffers in the heap, where they stay resident and fragmented. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     const svc_def def = {
         .name = "campsync-reconciler",
         .summary = "Membership reconciler: two-way Marketo program / Salesforce campaign sync",

@@ -3,7 +3,9 @@
  * in hash maps (by id, by linked id, by normalized email), then each member
  * is matched with a few lookups, so 100,000 members take milliseconds.
  * Normalized emails live in one arena allocated up front; the maps borrow
- * them and the input's strings.
+ * them and the input's strings. An email already in normal form (the usual
+ * case) is borrowed from the input too, so most of the arena is never
+ * written and its pages are never resident.
  */
 #include "people.h"
 
@@ -85,7 +87,9 @@ static int normalize_all(ctx *c)
     do {                                                                                           \
         if (src) {                                                                                 \
             size_t l_ = people_normalize_email(src, c->arena + off, total - off);                  \
-            if (l_) {                                                                              \
+            if (l_ && strcmp(c->arena + off, src) == 0) {                                          \
+                dst = src;                                                                         \
+            } else if (l_) {                                                                       \
                 dst = c->arena + off;                                                              \
                 off += l_ + 1;                                                                     \
             }                                                                                      \

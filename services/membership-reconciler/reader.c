@@ -15,8 +15,9 @@
  * of them on both sides by id. The core plans those people only and keeps
  * everyone else's base (plan_input.partial).
  *
- * The connector replies are kept in a bag for as long as the core borrows
- * their strings.
+ * Each connector reply is freed as soon as it is read: the strings the core
+ * needs are copied into the read's string pool (status names interned), and
+ * the people input grows as the replies come.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,11 +30,13 @@
 #define ID_CHUNK 1000            /* ids or emails per lookup call */
 #define STREAM_TIMEOUT_MS 600000 /* a 100,000-member read takes a while */
 
-/* A set of strings; copies are owned. */
+/* A set of strings borrowed from the read's pool (so they outlive the set),
+ * but for normalized emails that differ from theirs: those are copied into
+ * the set's own pool. */
 typedef struct {
     hmap map;
-    char **own;
-    size_t n, cap;
+    strpool pool;
+    const char *last; /* the string added last */
 } strset;
 
 static int strset_init(strset *s, size_t expected)
@@ -44,9 +47,7 @@ static int strset_init(strset *s, size_t expected)
 
 static void strset_free(strset *s)
 {
-    for (size_t i = 0; i < s->n; i++)
-        free(s->own[i]);
-    free(s->own);
+    strpool_free(&s->pool);
     hmap_free(&s->map);
 }
 
@@ -56,32 +57,25 @@ static bool strset_has(const strset *s, const char *v)
     return v && v[0] && hmap_get(&s->map, v, strlen(v), &x);
 }
 
-/* 1 when added, 0 when present or empty, -1 out of memory. */
+/* Adds v (borrowed). 1 when added, 0 when present or empty, -1 out of
+ * memory. */
 static int strset_add(strset *s, const char *v)
 {
     if (!v || !v[0] || strset_has(s, v))
         return 0;
-    if (s->n == s->cap) {
-        size_t cap = s->cap ? s->cap * 2 : 64;
-        char **o = realloc(s->own, cap * sizeof *o);
-        if (!o)
-            return -1;
-        s->own = o;
-        s->cap = cap;
-    }
-    char *c = strdup(v);
-    if (!c)
-        return -1;
-    s->own[s->n++] = c;
-    return hmap_put(&s->map, c, strlen(c), 0, NULL) < 0 ? -1 : 1;
+    s->last = v;
+    return hmap_put(&s->map, v, strlen(v), 0, NULL) < 0 ? -1 : 1;
 }
 
+/* Adds the normalized email: email itself (borrowed) when already normal,
+ * the usual case, else a copy. */
 static int add_email(strset *s, const char *email)
 {
     char norm[PEOPLE_MAX_TEXT];
-    if (!people_normalize_email(email, norm, sizeof norm))
+    if (!people_normalize_email(email, norm, sizeof norm) || strset_has(s, norm))
         return 0;
-    return strset_add(s, norm);
+    const char *v = strcmp(norm, email) == 0 ? email : strpool_copy(&s->pool, norm);
+    return v ? strset_add(s, v) : -1;
 }
 
 static bool has_email(const strset *s, const char *email)
@@ -109,27 +103,126 @@ static int ptrvec_push(ptrvec *p, void *x)
     return 0;
 }
 
+/* The room for one more element of sz bytes in v (n used of *cap): v or
+ * its reallocation, NULL when out of memory (v is then unchanged). */
+static void *room_for_one(void *v, size_t n, size_t *cap, size_t sz)
+{
+    if (n < *cap)
+        return v;
+    size_t c = *cap ? *cap * 2 : 64;
+    void *nv = realloc(v, c * sz);
+    if (nv)
+        *cap = c;
+    return nv;
+}
+
 typedef struct {
     rc_svc *s;
     rpc_call *parent;
-    rc_read *out;
-    ptrvec mk_members; /* Campsync__V1__ProgramMember* */
-    ptrvec sf_members; /* Campsync__V1__CampaignMember* */
-    ptrvec leads;      /* Campsync__V1__Lead* (may repeat) */
-    ptrvec people;     /* Campsync__V1__Person* (may repeat) */
-    hmap lead_ids;     /* Marketo lead ids known (8-byte keys into the messages) */
-    strset sf_ids;     /* Salesforce person ids known */
-    strset sf_emails;  /* normalized emails of known Salesforce people */
-    strset mk_emails;  /* normalized emails of known Marketo leads */
-    strset mk_links;   /* sfdc ids Marketo leads are linked to */
-    strset member_ids; /* partial reads: CampaignMember ids taken (a converted
-                          Lead's member answers by LeadId and by ContactId) */
+    rc_read *out; /* its arrays grow as the replies come */
+    size_t n_leads, n_people, n_mk_members, n_sf_members;
+    size_t cap_leads, cap_people, cap_mk_members, cap_sf_members;
+    bool *sf_by_contact; /* per campaign member: its person is its ContactId */
+    bool oom;            /* a string copy failed */
+    strpool keys;        /* the lead ids' keys */
+    hmap lead_ids;       /* Marketo lead ids known (8-byte keys in keys) */
+    strset sf_ids;       /* Salesforce person ids known */
+    strset sf_emails;    /* normalized emails of known Salesforce people */
+    strset mk_emails;    /* normalized emails of known Marketo leads */
+    strset mk_links;     /* sfdc ids Marketo leads are linked to */
+    strset member_ids;   /* partial reads: CampaignMember ids taken (a converted
+                            Lead's member answers by LeadId and by ContactId) */
     bool partial;
 } reader;
 
 static int oom(rc_err *err)
 {
     return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory reading the pair");
+}
+
+/* A copy of s in the read's pool (r->oom when out of memory). */
+static const char *keep(reader *r, const char *s)
+{
+    const char *c = strpool_copy(&r->out->strings, s);
+    r->oom |= s && !c;
+    return c;
+}
+
+static const char *keep_status(reader *r, const char *s)
+{
+    const char *c = strpool_intern(&r->out->strings, s);
+    r->oom |= s && !c;
+    return c;
+}
+
+static int add_mk_member(reader *r, const Campsync__V1__ProgramMember *m)
+{
+    people_mkto_member *v =
+        room_for_one(r->out->mkto_members, r->n_mk_members, &r->cap_mk_members, sizeof *v);
+    if (!v)
+        return -1;
+    r->out->mkto_members = v;
+    v[r->n_mk_members++] =
+        (people_mkto_member){m->lead_id, keep_status(r, m->status_name), m->updated_at_ms};
+    return r->oom ? -1 : 0;
+}
+
+static int add_sf_member(reader *r, const Campsync__V1__CampaignMember *m)
+{
+    size_t cap = r->cap_sf_members;
+    people_sf_member *v = room_for_one(r->out->sf_members, r->n_sf_members, &cap, sizeof *v);
+    if (!v)
+        return -1;
+    r->out->sf_members = v;
+    if (cap != r->cap_sf_members) {
+        bool *c = realloc(r->sf_by_contact, cap * sizeof *c);
+        if (!c)
+            return -1;
+        r->sf_by_contact = c;
+        r->cap_sf_members = cap;
+    }
+    bool contact = m->contact_id && m->contact_id[0];
+    r->sf_by_contact[r->n_sf_members] = contact;
+    v[r->n_sf_members++] =
+        (people_sf_member){keep(r, m->id), keep(r, contact ? m->contact_id : m->lead_id),
+                           keep(r, m->email), keep_status(r, m->status), m->last_modified_ms};
+    return r->oom ? -1 : 0;
+}
+
+/* The stored lead, or NULL when out of memory. */
+static const people_mkto_lead *add_lead(reader *r, const Campsync__V1__Lead *l)
+{
+    people_mkto_lead *v = room_for_one(r->out->leads, r->n_leads, &r->cap_leads, sizeof *v);
+    if (!v)
+        return NULL;
+    r->out->leads = v;
+    v[r->n_leads++] = (people_mkto_lead){l->id,
+                                         keep(r, l->email),
+                                         keep(r, l->first_name),
+                                         keep(r, l->last_name),
+                                         keep(r, l->company),
+                                         keep(r, l->sfdc_lead_id),
+                                         keep(r, l->sfdc_contact_id)};
+    return r->oom ? NULL : &v[r->n_leads - 1];
+}
+
+/* The stored person, or NULL when out of memory. */
+static const people_sf_person *add_person(reader *r, const Campsync__V1__Person *p)
+{
+    people_sf_person *v = room_for_one(r->out->sf_people, r->n_people, &r->cap_people, sizeof *v);
+    if (!v)
+        return NULL;
+    r->out->sf_people = v;
+    v[r->n_people++] = (people_sf_person){
+        .id = keep(r, p->id),
+        .kind = strcmp(p->kind, "Contact") == 0 ? PEOPLE_SF_CONTACT : PEOPLE_SF_LEAD,
+        .email = keep(r, p->email),
+        .first_name = keep(r, p->first_name),
+        .last_name = keep(r, p->last_name),
+        .company = keep(r, p->company),
+        .is_converted = p->is_converted,
+        .converted_contact_id = keep(r, p->converted_contact_id)};
+    return r->oom ? NULL : &v[r->n_people - 1];
 }
 
 static int stream_once(reader *r, bool mkto, const ProtobufCMessage *rq, bool *got_any, rc_err *err)
@@ -160,31 +253,30 @@ static int stream_once(reader *r, bool mkto, const ProtobufCMessage *rq, bool *g
             return rc_fail(err, e.code ? e.code : GRPC_STATUS_UNAVAILABLE, "%s connector %s: %s",
                            mkto ? "marketo" : "salesforce", method, e.message);
         }
-        if (rc_bag_add(&r->out->bag, m) != 0) {
-            rpc_stream_close(st);
-            return oom(err);
-        }
         *got_any = true;
+        int added = 0;
         if (mkto) {
             r->out->api_calls_mkto++;
             const Campsync__V1__ProgramMemberPage *p = (const void *)m;
-            for (size_t i = 0; i < p->n_members; i++)
-                if (ptrvec_push(&r->mk_members, p->members[i]) != 0) {
-                    rpc_stream_close(st);
-                    return oom(err);
-                }
+            for (size_t i = 0; i < p->n_members && added == 0; i++)
+                added = add_mk_member(r, p->members[i]);
         } else {
             r->out->api_calls_sf++;
             const Campsync__V1__CampaignMemberPage *p = (const void *)m;
-            for (size_t i = 0; i < p->n_members; i++) {
+            for (size_t i = 0; i < p->n_members && added == 0; i++) {
                 const Campsync__V1__CampaignMember *cm = p->members[i];
-                int fresh = r->partial ? strset_add(&r->member_ids, cm->id) : 1;
-                if (fresh < 0 ||
-                    (fresh && !cm->is_deleted && ptrvec_push(&r->sf_members, p->members[i]) != 0)) {
-                    rpc_stream_close(st);
-                    return oom(err);
-                }
+                const char *id = r->partial ? keep(r, cm->id) : NULL;
+                int fresh = !r->partial ? 1 : id ? strset_add(&r->member_ids, id) : -1;
+                if (fresh < 0)
+                    added = -1;
+                else if (fresh && !cm->is_deleted)
+                    added = add_sf_member(r, cm);
             }
+        }
+        protobuf_c_message_free_unpacked(m, NULL);
+        if (added != 0) {
+            rpc_stream_close(st);
+            return oom(err);
         }
     }
     rpc_stream_close(st);
@@ -205,40 +297,45 @@ static int stream_all(reader *r, bool mkto, const ProtobufCMessage *rq, rc_err *
     }
 }
 
+/* Takes the reply m (freed here). */
 static int take_leads(reader *r, ProtobufCMessage *m, rc_err *err)
 {
-    if (rc_bag_add(&r->out->bag, m) != 0)
-        return oom(err);
     r->out->api_calls_mkto++;
     const Campsync__V1__GetLeadsResponse *l = (const void *)m;
-    for (size_t i = 0; i < l->n_leads; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < l->n_leads && rc == 0; i++) {
         Campsync__V1__Lead *ld = l->leads[i];
         if (ld->id <= 0 || hmap_get(&r->lead_ids, &ld->id, sizeof ld->id, &(uint32_t){0}))
             continue;
-        if (hmap_put(&r->lead_ids, &ld->id, sizeof ld->id, 0, NULL) < 0 ||
-            ptrvec_push(&r->leads, ld) != 0 || add_email(&r->mk_emails, ld->email) < 0 ||
-            strset_add(&r->mk_links, ld->sfdc_lead_id) < 0 ||
-            strset_add(&r->mk_links, ld->sfdc_contact_id) < 0)
-            return oom(err);
+        const void *key = strpool_mem(&r->keys, &ld->id, sizeof ld->id);
+        const people_mkto_lead *kept = NULL;
+        if (!key || hmap_put(&r->lead_ids, key, sizeof ld->id, 0, NULL) < 0 ||
+            !(kept = add_lead(r, ld)) || add_email(&r->mk_emails, kept->email) < 0 ||
+            strset_add(&r->mk_links, kept->sfdc_lead_id) < 0 ||
+            strset_add(&r->mk_links, kept->sfdc_contact_id) < 0)
+            rc = oom(err);
     }
-    return 0;
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
 }
 
+/* Takes the reply m (freed here). */
 static int take_people(reader *r, ProtobufCMessage *m, rc_err *err)
 {
-    if (rc_bag_add(&r->out->bag, m) != 0)
-        return oom(err);
     r->out->api_calls_sf++;
     const Campsync__V1__PersonList *l = (const void *)m;
-    for (size_t i = 0; i < l->n_people; i++) {
+    int rc = 0;
+    for (size_t i = 0; i < l->n_people && rc == 0; i++) {
         Campsync__V1__Person *p = l->people[i];
         if (!p->id || !p->id[0] || strset_has(&r->sf_ids, p->id))
             continue;
-        if (strset_add(&r->sf_ids, p->id) < 0 || ptrvec_push(&r->people, p) != 0 ||
-            add_email(&r->sf_emails, p->email) < 0)
-            return oom(err);
+        const people_sf_person *kept = add_person(r, p);
+        if (!kept || strset_add(&r->sf_ids, kept->id) < 0 ||
+            add_email(&r->sf_emails, kept->email) < 0)
+            rc = oom(err);
     }
-    return 0;
+    protobuf_c_message_free_unpacked(m, NULL);
+    return rc;
 }
 
 typedef enum { Q_IDS, Q_EMAILS, Q_SFDC_LEAD, Q_SFDC_CONTACT } qkind;
@@ -312,7 +409,7 @@ static int strlist_add(strlist *l, const char *s)
     int rc = strset_add(&l->seen, s);
     if (rc <= 0)
         return rc;
-    return ptrvec_push(&l->v, l->seen.own[l->seen.n - 1]);
+    return ptrvec_push(&l->v, (void *)l->seen.last);
 }
 
 static void strlist_free(strlist *l)
@@ -335,7 +432,7 @@ static int read_members(reader *r, const rc_pair *p, rc_err *err)
 }
 
 /* Looks up Salesforce people by id, Leads and Contacts apart. */
-static int sf_lookup_ids(reader *r, char *const *ids, size_t n, rc_err *err)
+static int sf_lookup_ids(reader *r, const char *const *ids, size_t n, rc_err *err)
 {
     strlist leads = {0}, contacts = {0};
     int rc = -1;
@@ -368,7 +465,7 @@ static int sf_counterparts(reader *r, size_t from, size_t to, rc_err *err)
         goto out;
     }
     for (size_t i = from; i < to; i++) {
-        const Campsync__V1__Lead *ld = r->leads.v[i];
+        const people_mkto_lead *ld = &r->out->leads[i];
         bool linked = false;
         const char *l[] = {ld->sfdc_contact_id, ld->sfdc_lead_id};
         for (int k = 0; k < 2; k++) {
@@ -382,12 +479,12 @@ static int sf_counterparts(reader *r, size_t from, size_t to, rc_err *err)
         }
         if (!linked && !has_email(&r->sf_emails, ld->email) &&
             add_email(&emails.seen, ld->email) > 0 &&
-            ptrvec_push(&emails.v, emails.seen.own[emails.seen.n - 1]) != 0) {
+            ptrvec_push(&emails.v, (void *)emails.seen.last) != 0) {
             oom(err);
             goto out;
         }
     }
-    if (sf_lookup_ids(r, (char **)links.v.v, links.v.n, err) == 0 &&
+    if (sf_lookup_ids(r, (const char *const *)links.v.v, links.v.n, err) == 0 &&
         sf_lookup(r, true, true, (char **)emails.v.v, emails.v.n, err) == 0 &&
         sf_lookup(r, false, true, (char **)emails.v.v, emails.v.n, err) == 0)
         rc = 0;
@@ -418,7 +515,7 @@ static int mk_counterparts(reader *r, const char *const *ids, const char *const 
             goto out;
         }
         if (!has_email(&r->mk_emails, emails[i]) && add_email(&em.seen, emails[i]) > 0 &&
-            ptrvec_push(&em.v, em.seen.own[em.seen.n - 1]) != 0) {
+            ptrvec_push(&em.v, (void *)em.seen.last) != 0) {
             oom(err);
             goto out;
         }
@@ -434,7 +531,7 @@ out:
     return rc;
 }
 
-/* Marketo counterparts of people[from, to). */
+/* Marketo counterparts of sf_people[from, to). */
 static int mk_counterparts_of_people(reader *r, size_t from, size_t to, rc_err *err)
 {
     size_t n = to > from ? to - from : 0;
@@ -444,9 +541,8 @@ static int mk_counterparts_of_people(reader *r, size_t from, size_t to, rc_err *
         oom(err);
     } else {
         for (size_t i = 0; i < n; i++) {
-            const Campsync__V1__Person *p = r->people.v[from + i];
-            ids[i] = p->id;
-            emails[i] = p->email;
+            ids[i] = r->out->sf_people[from + i].id;
+            emails[i] = r->out->sf_people[from + i].email;
         }
         rc = mk_counterparts(r, ids, emails, n, err);
     }
@@ -457,7 +553,7 @@ static int mk_counterparts_of_people(reader *r, size_t from, size_t to, rc_err *
 
 static int read_people(reader *r, rc_err *err)
 {
-    size_t n = r->mk_members.n > r->sf_members.n ? r->mk_members.n : r->sf_members.n;
+    size_t n = r->n_mk_members > r->n_sf_members ? r->n_mk_members : r->n_sf_members;
     int64_t *ids = malloc((n + 1) * sizeof *ids);
     const char **pids = calloc(n + 1, sizeof *pids), **emails = calloc(n + 1, sizeof *emails);
     int rc = -1;
@@ -466,19 +562,18 @@ static int read_people(reader *r, rc_err *err)
         goto out;
     }
     /* The program members' leads and the campaign members' people. */
-    for (size_t i = 0; i < r->mk_members.n; i++)
-        ids[i] = ((Campsync__V1__ProgramMember *)r->mk_members.v[i])->lead_id;
-    for (size_t i = 0; i < r->sf_members.n; i++) {
-        const Campsync__V1__CampaignMember *cm = r->sf_members.v[i];
-        pids[i] = cm->contact_id && cm->contact_id[0] ? cm->contact_id : cm->lead_id;
-        emails[i] = cm->email;
+    for (size_t i = 0; i < r->n_mk_members; i++)
+        ids[i] = r->out->mkto_members[i].lead_id;
+    for (size_t i = 0; i < r->n_sf_members; i++) {
+        pids[i] = r->out->sf_members[i].person_id;
+        emails[i] = r->out->sf_members[i].email;
     }
-    if (mk_lookup(r, Q_IDS, ids, NULL, r->mk_members.n, err) != 0 ||
-        sf_lookup_ids(r, (char **)pids, r->sf_members.n, err) != 0)
+    if (mk_lookup(r, Q_IDS, ids, NULL, r->n_mk_members, err) != 0 ||
+        sf_lookup_ids(r, pids, r->n_sf_members, err) != 0)
         goto out;
     /* Their counterparts on the other side. */
-    if (sf_counterparts(r, 0, r->leads.n, err) != 0 ||
-        mk_counterparts(r, pids, emails, r->sf_members.n, err) != 0)
+    if (sf_counterparts(r, 0, r->n_leads, err) != 0 ||
+        mk_counterparts(r, pids, emails, r->n_sf_members, err) != 0)
         goto out;
     rc = 0;
 out:
@@ -494,11 +589,11 @@ static int read_partial(reader *r, const rc_pair *p, const int64_t *leads, size_
                         char *const *people, size_t n_people, rc_err *err)
 {
     if (mk_lookup(r, Q_IDS, leads, NULL, n_leads, err) != 0 ||
-        sf_lookup_ids(r, people, n_people, err) != 0)
+        sf_lookup_ids(r, (const char *const *)people, n_people, err) != 0)
         return -1;
     size_t lf = 0, pf = 0;
     for (int round = 0; round < 2; round++) {
-        size_t lt = r->leads.n, pt = r->people.n;
+        size_t lt = r->n_leads, pt = r->n_people;
         if (sf_counterparts(r, lf, lt, err) != 0 || mk_counterparts_of_people(r, pf, pt, err) != 0)
             return -1;
         lf = lt;
@@ -508,17 +603,15 @@ static int read_partial(reader *r, const rc_pair *p, const int64_t *leads, size_
      * still asked about, and so is the Contact a Lead became. */
     hmap seen_leads = {0};
     strlist pids = {0};
-    int64_t *lids = calloc(r->leads.n + n_leads + 1, sizeof *lids);
+    int64_t *lids = calloc(r->n_leads + n_leads + 1, sizeof *lids);
     size_t nl = 0;
     int rc = -1;
-    if (!lids || hmap_init(&seen_leads, r->leads.n + n_leads) || strset_init(&pids.seen, 64)) {
+    if (!lids || hmap_init(&seen_leads, r->n_leads + n_leads) || strset_init(&pids.seen, 64)) {
         oom(err);
         goto out;
     }
-    for (size_t i = 0; i < r->leads.n + n_leads; i++) {
-        int64_t id =
-            i < r->leads.n ? ((Campsync__V1__Lead *)r->leads.v[i])->id : leads[i - r->leads.n];
-        lids[nl] = id;
+    for (size_t i = 0; i < r->n_leads + n_leads; i++) {
+        lids[nl] = i < r->n_leads ? r->out->leads[i].id : leads[i - r->n_leads];
         int put = hmap_put(&seen_leads, &lids[nl], sizeof lids[nl], 0, NULL);
         if (put < 0) {
             oom(err);
@@ -526,9 +619,9 @@ static int read_partial(reader *r, const rc_pair *p, const int64_t *leads, size_
         }
         nl += put == 0;
     }
-    for (size_t i = 0; i < r->people.n + n_people; i++) {
-        const Campsync__V1__Person *ps = i < r->people.n ? r->people.v[i] : NULL;
-        const char *ids[2] = {ps ? ps->id : people[i - r->people.n],
+    for (size_t i = 0; i < r->n_people + n_people; i++) {
+        const people_sf_person *ps = i < r->n_people ? &r->out->sf_people[i] : NULL;
+        const char *ids[2] = {ps ? ps->id : keep(r, people[i - r->n_people]),
                               ps && ps->is_converted ? ps->converted_contact_id : NULL};
         for (int k = 0; k < 2; k++)
             if (ids[k] && ids[k][0] && strlist_add(&pids, ids[k]) < 0) {
@@ -536,18 +629,12 @@ static int read_partial(reader *r, const rc_pair *p, const int64_t *leads, size_
                 goto out;
             }
     }
-    r->out->people_read = calloc(pids.v.n + 1, sizeof *r->out->people_read);
-    if (!r->out->people_read) {
+    if (r->oom || !(r->out->people_read = calloc(pids.v.n + 1, sizeof *r->out->people_read))) {
         oom(err);
         goto out;
     }
-    for (size_t i = 0; i < pids.v.n; i++) {
-        if (!(r->out->people_read[i] = strdup(pids.v.v[i]))) {
-            oom(err);
-            goto out;
-        }
-        r->out->n_people_read++;
-    }
+    for (size_t i = 0; i < pids.v.n; i++)
+        r->out->people_read[r->out->n_people_read++] = pids.v.v[i];
     Campsync__V1__StreamProgramMembersRequest mq =
         CAMPSYNC__V1__STREAM_PROGRAM_MEMBERS_REQUEST__INIT;
     mq.program_id = p->program_id;
@@ -568,46 +655,11 @@ out:
     return rc;
 }
 
-static int build_input(reader *r, rc_err *err)
+static void build_input(reader *r)
 {
     rc_read *o = r->out;
-    o->leads = calloc(r->leads.n + 1, sizeof *o->leads);
-    o->sf_people = calloc(r->people.n + 1, sizeof *o->sf_people);
-    o->mkto_members = calloc(r->mk_members.n + 1, sizeof *o->mkto_members);
-    o->sf_members = calloc(r->sf_members.n + 1, sizeof *o->sf_members);
-    if (!o->leads || !o->sf_people || !o->mkto_members || !o->sf_members)
-        return oom(err);
-    for (size_t i = 0; i < r->leads.n; i++) {
-        const Campsync__V1__Lead *l = r->leads.v[i];
-        o->leads[i] =
-            (people_mkto_lead){l->id,      l->email,        l->first_name,     l->last_name,
-                               l->company, l->sfdc_lead_id, l->sfdc_contact_id};
-    }
-    for (size_t i = 0; i < r->people.n; i++) {
-        const Campsync__V1__Person *p = r->people.v[i];
-        o->sf_people[i] = (people_sf_person){
-            .id = p->id,
-            .kind = strcmp(p->kind, "Contact") == 0 ? PEOPLE_SF_CONTACT : PEOPLE_SF_LEAD,
-            .email = p->email,
-            .first_name = p->first_name,
-            .last_name = p->last_name,
-            .company = p->company,
-            .is_converted = p->is_converted,
-            .converted_contact_id = p->converted_contact_id};
-    }
-    for (size_t i = 0; i < r->mk_members.n; i++) {
-        const Campsync__V1__ProgramMember *m = r->mk_members.v[i];
-        o->mkto_members[i] = (people_mkto_member){m->lead_id, m->status_name, m->updated_at_ms};
-    }
-    for (size_t i = 0; i < r->sf_members.n; i++) {
-        const Campsync__V1__CampaignMember *m = r->sf_members.v[i];
-        o->sf_members[i] = (people_sf_member){
-            m->id, m->contact_id && m->contact_id[0] ? m->contact_id : m->lead_id, m->email,
-            m->status, m->last_modified_ms};
-    }
-    o->people = (people_input){o->leads,        r->leads.n,      o->sf_people,  r->people.n,
-                               o->mkto_members, r->mk_members.n, o->sf_members, r->sf_members.n};
-    return 0;
+    o->people = (people_input){o->leads,        r->n_leads,      o->sf_people,  r->n_people,
+                               o->mkto_members, r->n_mk_members, o->sf_members, r->n_sf_members};
 }
 
 static int read_any(rc_svc *s, rpc_call *parent, const rc_pair *p, const int64_t *leads,
@@ -625,13 +677,13 @@ static int read_any(rc_svc *s, rpc_call *parent, const rc_pair *p, const int64_t
         goto out;
     }
     if (partial ? read_partial(&r, p, leads, n_leads, people, n_people, err) == 0
-                : read_members(&r, p, err) == 0 && read_people(&r, err) == 0)
-        rc = build_input(&r, err);
+                : read_members(&r, p, err) == 0 && read_people(&r, err) == 0) {
+        build_input(&r);
+        rc = 0;
+    }
 out:
-    free(r.mk_members.v);
-    free(r.sf_members.v);
-    free(r.leads.v);
-    free(r.people.v);
+    free(r.sf_by_contact);
+    strpool_free(&r.keys);
     hmap_free(&r.lead_ids);
     strset_free(&r.sf_ids);
     strset_free(&r.sf_emails);
@@ -656,13 +708,11 @@ int rc_read_people(rc_svc *s, rpc_call *parent, const rc_pair *p, const int64_t 
 
 void rc_read_free(rc_read *r)
 {
-    for (size_t i = 0; i < r->n_people_read; i++)
-        free(r->people_read[i]);
-    free(r->people_read);
+    free(r->people_read); /* its strings are in the pool */
     free(r->leads);
     free(r->sf_people);
     free(r->mkto_members);
     free(r->sf_members);
-    rc_bag_free(&r->bag);
+    strpool_free(&r->strings);
     memset(r, 0, sizeof *r);
 }

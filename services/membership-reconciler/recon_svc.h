@@ -42,6 +42,7 @@
 #include "rpc/rpc_client.h"
 #include "rpc/rpc_server.h"
 #include "status_map.h"
+#include "strpool.h"
 
 #define RC_CYCLE_TTL_S (5 * 86400) /* cycle records are kept 5 days (C11) */
 #define RC_DONE_TTL_S (7 * 86400)  /* dedup keys outlive any retry */
@@ -149,7 +150,7 @@ int rc_unlink(int64_t program_id, rc_err *err);
 /* ---- reading a pair (reader.c) ---- */
 
 typedef struct {
-    rc_bag bag; /* owns every string people borrows */
+    strpool strings; /* owns every string people borrows */
     people_input people;
     /* arrays behind people (owned) */
     people_mkto_lead *leads;
@@ -159,7 +160,8 @@ typedef struct {
     int api_calls_mkto;
     int api_calls_sf;
     bool partial;       /* rc_read_people: only some people were read */
-    char **people_read; /* partial: the Salesforce people whose membership was read */
+    char **people_read; /* partial: the Salesforce people whose membership was read
+                           (the array is owned, its strings are in `strings`) */
     size_t n_people_read;
 } rc_read;
 

@@ -367,6 +367,33 @@ static void people_are_created_on_both_sides(void **state)
     free(noemail);
 }
 
+/* The reader looks a Marketo lead's Salesforce counterpart up by its email
+ * in normal form (trimmed, lowercased), which it must keep for the lookup:
+ * a lead whose email is not in that form still finds its Contact and is not
+ * created again as a Lead. */
+static void people_match_by_email_in_any_case(void **state)
+{
+    (void)state;
+    long long lead = rt_mk_create_lead(
+        &env, "{\"email\":\" Case.Mix@Differ.example.com\",\"lastName\":\"Mix\"}");
+    assert_true(lead > 0);
+    assert_int_equal(rt_mk_add(&env, WEBINAR, lead, "Invited"), 0);
+    char *contact = rt_sf_create(
+        &env, "Contact", "{\"LastName\":\"Mix\",\"Email\":\"case.mix@differ.example.com\"}");
+    assert_non_null(contact);
+
+    Campsync__V1__CycleRecord *rec = NULL;
+    assert_int_equal(rt_sync(&env, WEBINAR, 0, &rec, NULL), 0);
+    assert_string_equal(rec->status, "Succeeded");
+    protobuf_c_message_free_unpacked(&rec->base, NULL);
+
+    json_t *st = rt_state(&env);
+    assert_string_equal(rt_sf_status(st, WEBINAR_CAMPAIGN, contact), "Invited");
+    assert_null(rt_sf_lead_by_email(st, "case.mix@differ.example.com"));
+    json_decref(st);
+    free(contact);
+}
+
 static void fields_go_one_way_to_the_campaign(void **state)
 {
     (void)state;
@@ -799,6 +826,7 @@ int main(void)
         cmocka_unit_test(status_drift_stops_the_cycle),
         cmocka_unit_test(stale_token_writes_are_refused),
         cmocka_unit_test(people_are_created_on_both_sides),
+        cmocka_unit_test(people_match_by_email_in_any_case),
         cmocka_unit_test(fields_go_one_way_to_the_campaign),
         cmocka_unit_test(events_are_emitted_once),
         cmocka_unit_test(quiet_cycles_read_nothing_yet_see_every_change),
