@@ -987,7 +987,7 @@ static int probe_stream(cyc *c, bool mkto, const char *method, const ProtobufCMe
                              : &campsync__v1__salesforce_connector__descriptor,
                         method, rq, &o, &st, &e) != 0)
         return -1;
-    int n, pages = 0, rc = 0;
+    int n = 0, pages = 0, rc = 0;
     ProtobufCMessage *m = NULL;
     while (!ps->over && (n = rpc_stream_next(st, &m, &e)) == 1) {
         if (mkto) {
