@@ -246,8 +246,7 @@ static void snap(world *w, snapshot *s, bool partial)
 }
 
 /* One cycle. Returns true when every item was applied. */
-static bool sync_once(world *w, merge_policy pol, int fail_pct, bool partial,
-                      bool *planned_nothing)
+static bool sync_once(world *w, merge_policy pol, int fail_pct, bool partial, bool *planned_nothing)
 {
     base_state base, *bp = NULL;
     if (w->stored) {
