@@ -35,19 +35,16 @@ static bool same_email(const char *a, const char *b)
            strcmp(x, y) == 0;
 }
 
-/* The campaign members of the resolved people (none resolved: no call). */
+/* The campaign members of the resolved people (none resolved: no call; the
+ * connector asks for each person once). */
 static int read_members(rc_svc *s, rpc_call *call, const char *campaign, const person *ps, size_t n,
                         rc_bag *bag, rc_err *err)
 {
     char **ids = rpc_call_alloc(call, (n + 1) * sizeof *ids);
     size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        bool dup = !ps[i].sf_id;
-        for (size_t j = 0; j < k && !dup; j++)
-            dup = strcmp(ids[j], ps[i].sf_id) == 0;
-        if (!dup)
+    for (size_t i = 0; i < n; i++)
+        if (ps[i].sf_id)
             ids[k++] = (char *)ps[i].sf_id;
-    }
     if (k == 0)
         return 0;
     Campsync__V1__StreamCampaignMembersRequest rq =

@@ -622,19 +622,21 @@ static int stream_members_of_people(rpc_call *call, const char *campaign_id, cha
 {
     if (validate_ids(call, "person_ids", ids, n) != 0)
         return GRPC_STATUS_INVALID_ARGUMENT;
-    const char **leads = rpc_call_alloc(call, (n + 1) * sizeof *leads);
-    const char **contacts = rpc_call_alloc(call, (n + 1) * sizeof *contacts);
-    size_t nl = 0, nc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (strncmp(ids[i], "00Q", 3) == 0)
-            leads[nl++] = ids[i];
-        else if (strncmp(ids[i], "003", 3) == 0)
-            contacts[nc++] = ids[i];
-        else
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(ids[i], "00Q", 3) != 0 && strncmp(ids[i], "003", 3) != 0)
             return rpc_call_fail(call, GRPC_STATUS_INVALID_ARGUMENT,
                                  "person_ids[%zu]: %s is neither a Lead (00Q...) nor a Contact "
                                  "(003...) id",
                                  i, ids[i]);
+    size_t nu = 0, nl = 0, nc = 0;
+    const char **u = unique_values(call, ids, n, &nu);
+    const char **leads = rpc_call_alloc(call, (nu + 1) * sizeof *leads);
+    const char **contacts = rpc_call_alloc(call, (nu + 1) * sizeof *contacts);
+    for (size_t i = 0; i < nu; i++) {
+        if (strncmp(u[i], "00Q", 3) == 0)
+            leads[nl++] = u[i];
+        else
+            contacts[nc++] = u[i];
     }
     sf_failure f = {0};
     if (sf_client_admit(client_of(call), &f) != 0)
