@@ -548,7 +548,6 @@ static void partial_reads_take_the_changes_of_a_few_people(void **state)
     assert_int_equal(rt_mk_set_status(&env, WEBINAR, c.lead_id, "Attended"), 0);
     assert_int_equal(rt_mk_add(&env, WEBINAR, newcomer, "Registered"), 0);
 
-    rt_reset_calls(&env);
     Campsync__V1__CycleRecord *rec = NULL;
     assert_int_equal(rt_sync(&env, WEBINAR, 0, &rec, NULL), 0);
     assert_string_equal(rec->status, "Succeeded");
@@ -556,13 +555,10 @@ static void partial_reads_take_the_changes_of_a_few_people(void **state)
     assert_int_equal(rec->counts->deleted, 1);
     assert_int_equal(rec->counts->updated, 2);
     assert_true(rec->counts->new_ >= 1);
+    /* Only the changed people were read: the campaign member without an
+     * email, whom every full read skips, was not among them. */
+    assert_int_equal(rec->counts->skipped, 0);
     protobuf_c_message_free_unpacked(&rec->base, NULL);
-    /* Members were read by id only, never the whole program. */
-    json_t *calls = ts_admin(env.stack, "GET", "/admin/calls", NULL, NULL);
-    json_t *mk_members = json_object_get(json_object_get(calls, "marketo"),
-                                         "GET /rest/v1/programs/{id}/members.json");
-    assert_true(json_integer_value(mk_members) >= 1);
-    json_decref(calls);
 
     st = rt_state(&env);
     assert_string_equal(rt_mk_status(st, WEBINAR, a.lead_id), "Registered");
@@ -583,6 +579,7 @@ static void partial_reads_take_the_changes_of_a_few_people(void **state)
     assert_int_equal(rt_sync_opts(&env, WEBINAR, 0, 1, &rec, NULL), 0);
     assert_string_equal(rec->read, "full");
     assert_int_equal(rec->counts->new_ + rec->counts->updated + rec->counts->deleted, 0);
+    assert_true(rec->counts->skipped > 0);
     protobuf_c_message_free_unpacked(&rec->base, NULL);
     assert_int_equal(rt_write_calls(&env), 0);
 
