@@ -206,9 +206,15 @@ static int state_exists(int64_t program_id, bool *exists, rc_err *err)
     return 0;
 }
 
-/* People in the state who are not among the members: their removals. */
-static int removals(const rc_pair *p, const hmap *present, rc_change **out, size_t *n_out,
-                    char ***owned, size_t *n_owned, rc_err *err)
+/*
+ * One pass over the state after a full read: members it already shows as
+ * they are get known[j] set (nothing to send for them), and the people it
+ * holds who are no longer members are collected as removals (*gone, their
+ * ids copied into *owned).
+ */
+static int scan_state(const rc_pair *p, const hmap *present, const people_sf_member *members,
+                      bool *known, rc_change **gone, size_t *n_gone, char ***owned, size_t *n_owned,
+                      rc_err *err)
 {
     char state[128], cursor[32] = "0";
     if (state_key(state, sizeof state, p->program_id, "state") != 0)
@@ -227,16 +233,20 @@ static int removals(const rc_pair *p, const hmap *present, rc_change **out, size
         snprintf(cursor, sizeof cursor, "%s", r->element[0]->str);
         const redisReply *kv = r->element[1];
         for (size_t i = 0; i + 1 < kv->elements; i += 2) {
-            const redisReply *f = kv->element[i];
-            if (f->type != REDIS_REPLY_STRING || strcmp(f->str, STATE_MARK) == 0 ||
-                hmap_get(present, f->str, f->len, NULL))
+            const redisReply *f = kv->element[i], *v = kv->element[i + 1];
+            uint32_t j;
+            if (f->type != REDIS_REPLY_STRING || strcmp(f->str, STATE_MARK) == 0)
                 continue;
-            if (*n_out == cap) {
+            if (hmap_get(present, f->str, f->len, &j)) {
+                known[j] = v->type == REDIS_REPLY_STRING && strcmp(v->str, members[j].status) == 0;
+                continue;
+            }
+            if (*n_gone == cap) {
                 cap = cap ? cap * 2 : 64;
-                rc_change *nc = realloc(*out, cap * sizeof *nc);
+                rc_change *nc = realloc(*gone, cap * sizeof *nc);
                 char **no = realloc(*owned, cap * sizeof *no);
                 if (nc)
-                    *out = nc;
+                    *gone = nc;
                 if (no)
                     *owned = no;
                 if (!nc || !no) {
@@ -250,7 +260,7 @@ static int removals(const rc_pair *p, const hmap *present, rc_change **out, size
                 return rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
             }
             (*owned)[(*n_owned)++] = person;
-            (*out)[(*n_out)++] = (rc_change){.person = person, .source = "salesforce"};
+            (*gone)[(*n_gone)++] = (rc_change){.person = person, .source = "salesforce"};
         }
         freeReplyObject(r);
     } while (strcmp(cursor, "0") != 0);
@@ -288,48 +298,53 @@ int rc_events_observe(const rc_pair *p, const people_sf_member *members, size_t 
     if (!exists)
         return state_init(p, members, n, err);
     hmap present = {0};
-    rc_change *ch = calloc(n + 1, sizeof *ch);
+    rc_change *ch = calloc(n + 1, sizeof *ch), *gone = NULL;
+    bool *known = calloc(n + 1, sizeof *known); /* or not to send: unusable, a repeat */
     char **owned = NULL;
-    size_t n_ch = 0, n_owned = 0;
+    size_t n_ch = 0, n_gone = 0, n_owned = 0;
     int rc = -1;
-    if (!ch || hmap_init(&present, n) != 0) {
+    if (!ch || !known || hmap_init(&present, n) != 0) {
         rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
         goto out;
     }
-    /* Every member, once: the script appends only where the state differs. */
     for (size_t j = 0; j < n; j++) {
         const people_sf_member *m = &members[j];
-        if (!usable(m))
-            continue;
-        int put = hmap_put(&present, m->person_id, strlen(m->person_id), (uint32_t)j, NULL);
+        int put = usable(m)
+                      ? hmap_put(&present, m->person_id, strlen(m->person_id), (uint32_t)j, NULL)
+                      : 1;
         if (put < 0) {
             rc_fail(err, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory");
             goto out;
         }
-        if (put == 1)
-            continue;
-        ch[n_ch++] = (rc_change){.lead_id = lead_of ? lead_of[j] : 0,
-                                 .person = m->person_id,
-                                 .new_status = m->status,
-                                 .source = "salesforce"};
+        known[j] = put == 1;
     }
-    if (rc_events_emit(p, ch, n_ch, at_ms, appended, err) != 0)
+    /* After a full read one scan of the state finds both what is unchanged
+     * and who left; after a partial one, the people read who are no longer
+     * members left. The script checks every change against the state again. */
+    if (read_people
+            ? removals_of(read_people, n_read_people, &present, &gone, &n_gone, err) != 0
+            : scan_state(p, &present, members, known, &gone, &n_gone, &owned, &n_owned, err) != 0)
         goto out;
-    n_ch = 0;
-    size_t gone = 0;
-    if (read_people ? removals_of(read_people, n_read_people, &present, &ch, &n_ch, err) != 0
-                    : removals(p, &present, &ch, &n_ch, &owned, &n_owned, err) != 0)
-        goto out;
-    if (rc_events_emit(p, ch, n_ch, at_ms, &gone, err) != 0)
+    for (size_t j = 0; j < n; j++)
+        if (!known[j])
+            ch[n_ch++] = (rc_change){.lead_id = lead_of ? lead_of[j] : 0,
+                                     .person = members[j].person_id,
+                                     .new_status = members[j].status,
+                                     .source = "salesforce"};
+    size_t left = 0;
+    if (rc_events_emit(p, ch, n_ch, at_ms, appended, err) != 0 ||
+        rc_events_emit(p, gone, n_gone, at_ms, &left, err) != 0)
         goto out;
     if (appended)
-        *appended += gone;
+        *appended += left;
     rc = 0;
 out:
     for (size_t i = 0; i < n_owned; i++)
         free(owned[i]);
     free(owned);
     free(ch);
+    free(gone);
+    free(known);
     hmap_free(&present);
     return rc;
 }
